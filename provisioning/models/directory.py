@@ -1,0 +1,100 @@
+"""The source directory: the portal's own users and groups (what Entra ID is to Entra's engine)."""
+
+import uuid
+
+from django.db import models
+
+# Source attribute names as Entra spells them, in the order the pages list them.
+USER_ATTRIBUTES = [
+    "objectId",
+    "userPrincipalName",
+    "displayName",
+    "givenName",
+    "surname",
+    "mail",
+    "mailNickname",
+    "jobTitle",
+    "department",
+    "employeeId",
+    "accountEnabled",
+    "manager",
+]
+# Computed by the engine, not stored: true when the user is unassigned, out of scope or disabled.
+COMPUTED_USER_ATTRIBUTES = ["IsSoftDeleted"]
+GROUP_ATTRIBUTES = ["objectId", "displayName", "description", "mailNickname", "members"]
+
+
+class DirectoryUser(models.Model):
+    object_id = models.UUIDField("objectId", default=uuid.uuid4, unique=True, editable=False)
+    user_principal_name = models.CharField("userPrincipalName", max_length=256, unique=True)
+    display_name = models.CharField("displayName", max_length=256, blank=True)
+    given_name = models.CharField("givenName", max_length=64, blank=True)
+    surname = models.CharField("surname", max_length=64, blank=True)
+    mail = models.CharField("mail", max_length=256, blank=True)
+    mail_nickname = models.CharField("mailNickname", max_length=64, blank=True)
+    job_title = models.CharField("jobTitle", max_length=128, blank=True)
+    department = models.CharField("department", max_length=64, blank=True)
+    employee_id = models.CharField("employeeId", max_length=64, blank=True)
+    account_enabled = models.BooleanField("accountEnabled", default=True)
+    manager = models.ForeignKey(
+        "self", verbose_name="manager", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    # Free extension attributes, by name (e.g. {"extension_costCenter": "4711"}).
+    extension_attributes = models.JSONField("extension attributes", default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["display_name", "user_principal_name"]
+        verbose_name = "directory user"
+
+    def __str__(self):
+        return self.display_name or self.user_principal_name
+
+    def source_attributes(self):
+        """The user's attributes by Entra name; null and empty values are dropped, as Entra does."""
+        values = {
+            "objectId": str(self.object_id),
+            "userPrincipalName": self.user_principal_name,
+            "displayName": self.display_name,
+            "givenName": self.given_name,
+            "surname": self.surname,
+            "mail": self.mail,
+            "mailNickname": self.mail_nickname,
+            "jobTitle": self.job_title,
+            "department": self.department,
+            "employeeId": self.employee_id,
+            "accountEnabled": self.account_enabled,
+            # A reference: the manager's objectId; the engine resolves it to the target's id.
+            "manager": str(self.manager.object_id) if self.manager_id else None,
+        }
+        values.update(self.extension_attributes or {})
+        return {k: v for k, v in values.items() if v is not None and v != "" and v != []}
+
+
+class DirectoryGroup(models.Model):
+    object_id = models.UUIDField("objectId", default=uuid.uuid4, unique=True, editable=False)
+    display_name = models.CharField("displayName", max_length=256)
+    description = models.CharField("description", max_length=1024, blank=True)
+    mail_nickname = models.CharField("mailNickname", max_length=64, blank=True)
+    security_enabled = models.BooleanField("securityEnabled", default=True)
+    members = models.ManyToManyField(DirectoryUser, related_name="groups", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["display_name"]
+        verbose_name = "directory group"
+
+    def __str__(self):
+        return self.display_name
+
+    def source_attributes(self):
+        values = {
+            "objectId": str(self.object_id),
+            "displayName": self.display_name,
+            "description": self.description,
+            "mailNickname": self.mail_nickname,
+            "members": [str(m) for m in self.members.values_list("object_id", flat=True)],
+        }
+        return {k: v for k, v in values.items() if v is not None and v != "" and v != []}

@@ -1,0 +1,173 @@
+"""factory-boy factories, one per model."""
+
+import factory
+from django.contrib.auth.models import Group, User
+
+from provisioning import models
+from provisioning.roles import ADMINISTRATORS, HELPDESK
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A portal login (Django auth user)."""
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"person{n}")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+
+    @factory.post_generation
+    def role(obj, create, extracted, **kwargs):
+        if extracted:
+            obj.groups.add(Group.objects.get_or_create(name=extracted)[0])
+        obj.save()
+
+
+class AdministratorFactory(UserFactory):
+    role = ADMINISTRATORS
+
+
+class HelpdeskFactory(UserFactory):
+    role = HELPDESK
+
+
+class DirectoryUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DirectoryUser
+
+    given_name = factory.Faker("first_name")
+    surname = factory.Faker("last_name")
+    display_name = factory.LazyAttribute(lambda o: f"{o.given_name} {o.surname}")
+    user_principal_name = factory.Sequence(lambda n: f"user{n}@contoso.example")
+    mail = factory.LazyAttribute(lambda o: o.user_principal_name)
+    mail_nickname = factory.LazyAttribute(lambda o: o.user_principal_name.split("@")[0])
+    job_title = "Engineer"
+    department = "Engineering"
+    employee_id = factory.Sequence(lambda n: f"E{n:05d}")
+    account_enabled = True
+
+
+class DirectoryGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DirectoryGroup
+        skip_postgeneration_save = True
+
+    display_name = factory.Sequence(lambda n: f"Group {n}")
+    mail_nickname = factory.Sequence(lambda n: f"group{n}")
+
+    @factory.post_generation
+    def members(obj, create, extracted, **kwargs):
+        if extracted:
+            obj.members.set(extracted)
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    """An app with provisioning configured (Automatic, a tenant URL and a token) and default mappings."""
+
+    class Meta:
+        model = models.Application
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"App {n}")
+    provisioning_mode = models.Application.Mode.AUTOMATIC
+    tenant_url = "http://127.0.0.1:9/scim/v2"
+    notification_email = "oncall@contoso.example"
+
+    @factory.post_generation
+    def secret_token(obj, create, extracted, **kwargs):
+        obj.set_secret_token(extracted if extracted is not None else "test-token")
+        obj.save()
+
+    @factory.post_generation
+    def default_mappings(obj, create, extracted, **kwargs):
+        if extracted is not False:
+            from provisioning.defaults import install_default_mappings
+
+            install_default_mappings(obj)
+
+
+class ObjectMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ObjectMapping
+
+    application = factory.SubFactory(ApplicationFactory, default_mappings=False)
+    object_type = models.ObjectMapping.ObjectType.USER
+    name = "Provision Directory Users"
+    target_object = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+class AttributeMappingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.AttributeMapping
+
+    object_mapping = factory.SubFactory(ObjectMappingFactory)
+    mapping_type = models.AttributeMapping.MappingType.DIRECT
+    source_attribute = "displayName"
+    target_attribute = factory.Sequence(lambda n: f"urn:ietf:params:scim:schemas:extension:test:2.0:User:attr{n}")
+
+
+class ScopingFilterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ScopingFilter
+
+    object_mapping = factory.SubFactory(ObjectMappingFactory)
+    title = factory.Sequence(lambda n: f"Filter {n}")
+
+
+class ScopingClauseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ScopingClause
+
+    scoping_filter = factory.SubFactory(ScopingFilterFactory)
+    attribute = "department"
+    operator = "EQUALS"
+    value = "Engineering"
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Assignment
+
+    application = factory.SubFactory(ApplicationFactory)
+    user = factory.SubFactory(DirectoryUserFactory)
+
+
+class ProvisioningCycleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ProvisioningCycle
+
+    application = factory.SubFactory(ApplicationFactory)
+    kind = models.ProvisioningCycle.Kind.INITIAL
+
+
+class OnDemandRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.OnDemandRun
+
+    application = factory.SubFactory(ApplicationFactory)
+
+
+class TargetAnchorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.TargetAnchor
+
+    application = factory.SubFactory(ApplicationFactory)
+    object_type = "user"
+    source_id = factory.Faker("uuid4")
+    target_id = factory.Faker("hexify", text="^" * 32)
+
+
+class ProvisioningLogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ProvisioningLog
+
+    application = factory.SubFactory(ApplicationFactory)
+    created_at = factory.Faker("date_time_this_month", tzinfo=__import__("datetime").timezone.utc)
+    initiated_by = models.ProvisioningLog.InitiatedBy.CYCLE
+    object_type = "user"
+    source_id = factory.Faker("uuid4")
+    source_display_name = factory.Faker("name")
+    source_upn = factory.Faker("email")
+    action = models.ProvisioningLog.Action.CREATE
+    status = models.ProvisioningLog.Status.SUCCESS

@@ -1,0 +1,75 @@
+"""Real servers for the tests, bound to 127.0.0.1, stopped by the fixtures that start them."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=15.0, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+def scim2_server_command():
+    exe = Path(sys.executable).with_name("scim2-server")
+    return [str(exe)] if exe.exists() else [shutil.which("scim2-server") or "scim2-server"]
+
+
+@dataclass
+class ScimServer:
+    """One scim2-server process; each test gets its own tenant, so tests do not see each other's data."""
+
+    port: int
+    token: str
+    process: subprocess.Popen
+
+    def tenant_url(self, tenant=None):
+        return f"http://127.0.0.1:{self.port}/{tenant or uuid.uuid4().hex}/v2"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_scim_server(token="test-token", extra_args=()):
+    port = free_port()
+    process = subprocess.Popen(
+        [*scim2_server_command(), "--hostname", "127.0.0.1", "--port", str(port), "--bearer-token", token,
+         "--dynamic-tenants", *extra_args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_for_port(port, process=process)
+        # The first request of a tenant creates it: make sure the server answers HTTP, not just TCP.
+        httpx.get(f"http://127.0.0.1:{port}/warmup/v2/ServiceProviderConfig", timeout=5)
+    except Exception:
+        process.kill()
+        raise
+    return ScimServer(port=port, token=token, process=process)
