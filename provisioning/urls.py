@@ -1,7 +1,15 @@
 """URL map. Each area's routes live beside its views (provisioning/views/<area>.py: `urlpatterns`)."""
 
-from django.urls import include, path
+from provisioning.views import applications, assignments, logs, mappings, on_demand, overview, settings_page
 
 app_name = "apps"
 
-urlpatterns = []
+urlpatterns = [
+    *applications.urlpatterns,
+    *overview.urlpatterns,
+    *settings_page.urlpatterns,
+    *assignments.urlpatterns,
+    *on_demand.urlpatterns,
+    *logs.urlpatterns,
+    *mappings.urlpatterns,
+]

@@ -1,0 +1,3 @@
+"""Views: applications (to be written)."""
+
+urlpatterns = []

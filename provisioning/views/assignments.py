@@ -1,0 +1,3 @@
+"""Views: assignments (to be written)."""
+
+urlpatterns = []

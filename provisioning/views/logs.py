@@ -1,0 +1,3 @@
+"""Views: logs (to be written)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Views: mappings (to be written)."""
+
+urlpatterns = []

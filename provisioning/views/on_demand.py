@@ -1,0 +1,3 @@
+"""Views: on_demand (to be written)."""
+
+urlpatterns = []

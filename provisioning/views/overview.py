@@ -1,0 +1,3 @@
+"""Views: overview (to be written)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Views: settings_page (to be written)."""
+
+urlpatterns = []
