@@ -1,0 +1,1 @@
+"""Django forms, one module per page area (applications, settings_page, assignments, …)."""
