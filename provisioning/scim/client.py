@@ -1,0 +1,449 @@
+"""A small SCIM 2.0 (RFC 7644) client over one keep-alive httpx.Client.
+
+It sends what the caller builds (the engine decides request shapes) and turns every answer that is not the
+expected one into a typed ScimError. It never retries: the engine owns retries, backoff and escrow, using
+ScimRateLimited.retry_after. The token lives only in the httpx client's headers; server texts are redacted
+before they reach an error, and nothing logs headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from provisioning.scim.errors import (
+    ScimAuthError,
+    ScimConnectionError,
+    ScimNotFound,
+    ScimProtocolError,
+    ScimServerError,
+    body_excerpt,
+    error_for_response,
+    redact,
+    status_text,
+    truncate,
+)
+
+logger = logging.getLogger(__name__)
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+# Guards against servers that ignore startIndex and return the same page forever.
+MAX_PAGES = 1000
+
+
+@dataclass(frozen=True)
+class ServiceProviderConfig:
+    """What the target says it supports (RFC 7643 §5). `discovered` is False when it has no such endpoint."""
+
+    patch: bool = True
+    filter: bool = True
+    bulk: bool = False
+    etag: bool = False
+    sort: bool = False
+    change_password: bool = False
+    filter_max_results: int | None = None
+    bulk_max_operations: int | None = None
+    bulk_max_payload_size: int | None = None
+    discovered: bool = True
+
+    @classmethod
+    def from_json(cls, data: dict) -> ServiceProviderConfig:
+        def feature(name):
+            value = ci_get(data, name)
+            return value if isinstance(value, dict) else {}
+
+        def supported(name):
+            return _truthy(ci_get(feature(name), "supported"))
+
+        def number(name, key):
+            value = ci_get(feature(name), key)
+            try:
+                return int(value) if value is not None and not isinstance(value, bool) else None
+            except (TypeError, ValueError):
+                return None
+
+        return cls(
+            patch=supported("patch"),
+            filter=supported("filter"),
+            bulk=supported("bulk"),
+            etag=supported("etag"),
+            sort=supported("sort"),
+            change_password=supported("changePassword"),
+            filter_max_results=number("filter", "maxResults"),
+            bulk_max_operations=number("bulk", "maxOperations"),
+            bulk_max_payload_size=number("bulk", "maxPayloadSize"),
+        )
+
+    @classmethod
+    def assumed(cls) -> ServiceProviderConfig:
+        # No /ServiceProviderConfig: assume what Entra requires of every target (PATCH and eq filters).
+        return cls(discovered=False)
+
+    def describe(self) -> str:
+        features = []
+        if self.patch:
+            features.append("PATCH")
+        if self.filter:
+            limit = f" (max {self.filter_max_results} results)" if self.filter_max_results else ""
+            features.append(f"filter{limit}")
+        if self.bulk:
+            features.append("bulk")
+        if self.etag:
+            features.append("ETag")
+        if self.sort:
+            features.append("sort")
+        if self.change_password:
+            features.append("change password")
+        return ", ".join(features) or "none"
+
+
+def ci_get(data: dict, name: str, default=None):
+    """RFC 7643 §2.1: attribute names are case-insensitive, and some targets do send "resources"."""
+    if name in data:
+        return data[name]
+    lowered = name.lower()
+    for key, value in data.items():
+        if isinstance(key, str) and key.lower() == lowered:
+            return value
+    return default
+
+
+def _truthy(value) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def filter_eq(attribute: str, value: Any) -> str:
+    """`attribute eq "value"` with the value as a JSON literal, which is what RFC 7644 §3.4.2.2 specifies
+    (so `"` becomes `\\"` and `\\` becomes `\\\\`); booleans, numbers and null stay unquoted."""
+    if not isinstance(attribute, str) or not attribute.strip() or attribute != attribute.strip():
+        raise ValueError(f"A filter attribute must be a non-empty attribute path, got {attribute!r}")
+    return f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"
+
+
+def tenant_url_problem(url: str) -> str | None:
+    """Why a Tenant URL cannot be used as a SCIM base address, or None when it can."""
+    if not url or not url.strip():
+        return "The Tenant URL is empty."
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        return f"The Tenant URL is not a valid URL ({exc})."
+    if parsed.scheme not in ("http", "https"):
+        if not parsed.scheme or "://" not in url:
+            return f"The Tenant URL has no scheme: it must start with https://, for example https://{url.strip()}."
+        return f"The Tenant URL must start with https:// (or http://), not {parsed.scheme}://."
+    if not parsed.host:
+        return "The Tenant URL has no host name."
+    if not re.fullmatch(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+", parsed.host):
+        return f"The Tenant URL's host name {parsed.host!r} contains characters a host name cannot have."
+    if parsed.userinfo:
+        return "The Tenant URL contains a user name or password; put credentials in the Secret Token only."
+    if parsed.query or "?" in url:
+        return (
+            "The Tenant URL contains a query string (the part after '?'). Entra's URL feature flags such as "
+            "?aadOptscim062020 are not needed here: requests follow RFC 7644 by default, and the "
+            "'Entra-compatible requests' setting selects Entra's request shapes."
+        )
+    if parsed.fragment or "#" in url:
+        return "The Tenant URL contains a '#' fragment."
+    return None
+
+
+def token_problem(token: str) -> str | None:
+    """Why a Secret Token cannot be sent as a bearer token, or None when it can."""
+    token = (token or "").strip()
+    if not token:
+        return "The Secret Token is empty."
+    if token.lower().startswith("bearer "):
+        return "The Secret Token starts with 'Bearer '. Paste only the token: the portal adds 'Bearer ' itself."
+    if any(ch.isspace() for ch in token):
+        return "The Secret Token contains spaces or line breaks; a bearer token never does."
+    if not token.isascii() or not token.isprintable():
+        return "The Secret Token contains characters that cannot be sent in an HTTP header."
+    return None
+
+
+class ScimClient:
+    """One target: `ScimClient(tenant_url, token)`, used as a context manager or closed with .close()."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0, transport: httpx.BaseTransport | None = None):
+        problem = tenant_url_problem(base_url)
+        if problem:
+            raise ScimConnectionError(
+                "could not be sent: " + problem,
+                reason="other",
+                url=redact(str(base_url), token or ""),
+                code="InvalidTenantUrl",
+                recommended_fix="Enter the target's SCIM base address under Admin Credentials > Tenant URL, "
+                "for example https://scim.example.com/scim/v2.",
+            )
+        problem = token_problem(token)
+        if problem:
+            raise ScimAuthError(
+                "not sent: " + problem,
+                url=base_url.strip(),
+                recommended_fix="Paste the target's bearer token under Admin Credentials > Secret Token.",
+            )
+        # A trailing slash would give ".../v2//Users", which many targets answer with 404.
+        self.base_url = base_url.strip().rstrip("/")
+        self.timeout = timeout
+        self._token = token.strip()
+        self._lock = threading.Lock()
+        self._requests_sent = 0
+        self._spc: ServiceProviderConfig | None = None
+        self._http = httpx.Client(
+            headers={
+                "Authorization": f"Bearer {self._token}",
+                "Accept": SCIM_MEDIA_TYPE,
+                "Content-Type": SCIM_MEDIA_TYPE,
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self):
+        return f"<ScimClient {self.base_url}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        self._http.close()
+
+    @property
+    def requests_sent(self) -> int:
+        return self._requests_sent
+
+    # ------------------------------------------------------------------ operations
+
+    def service_provider_config(self) -> ServiceProviderConfig:
+        if self._spc is None:
+            try:
+                data = self._json(self.send("GET", "/ServiceProviderConfig"), "GET", "/ServiceProviderConfig")
+            except ScimNotFound:
+                self._spc = ServiceProviderConfig.assumed()
+            except ScimServerError as exc:
+                if exc.status != 501:
+                    raise
+                self._spc = ServiceProviderConfig.assumed()
+            else:
+                if not isinstance(data, dict):
+                    raise self._protocol_error("GET", "/ServiceProviderConfig", "returned JSON that is not an object")
+                self._spc = ServiceProviderConfig.from_json(data)
+        return self._spc
+
+    def query(self, resource_type: str, filter: str, *, excluded_attributes=None) -> list[dict]:
+        """Every resource matching `filter`, following pages when the target paginates."""
+        path = f"/{_resource_type(resource_type)}"
+        params = {"filter": filter}
+        if excluded_attributes:
+            params["excludedAttributes"] = _attribute_list(excluded_attributes)
+        resources: list[dict] = []
+        seen_first_ids: set = set()
+        for _ in range(MAX_PAGES):
+            if resources:
+                params["startIndex"] = str(len(resources) + 1)
+            page, total = self._list_response(self.send("GET", path, params=params), path)
+            first_id = page[0].get("id") if page else None
+            if first_id is not None and first_id in seen_first_ids:
+                break  # the target ignores startIndex
+            seen_first_ids.add(first_id)
+            resources.extend(page)
+            if not page or total is None or len(resources) >= total:
+                break
+        return resources
+
+    def find_by(self, resource_type: str, attribute: str, value: Any, *, excluded_attributes=None) -> list[dict]:
+        return self.query(resource_type, filter_eq(attribute, value), excluded_attributes=excluded_attributes)
+
+    def get(self, resource_type: str, resource_id, *, excluded_attributes=None) -> dict:
+        path = _resource_path(resource_type, resource_id)
+        params = {"excludedAttributes": _attribute_list(excluded_attributes)} if excluded_attributes else None
+        return self._resource(self.send("GET", path, params=params), "GET", path)
+
+    def create(self, resource_type: str, resource: dict) -> dict:
+        path = f"/{_resource_type(resource_type)}"
+        # 201 is what RFC 7644 §3.3 requires; 200 with the created resource is accepted from lenient targets.
+        return self._resource(self.send("POST", path, body=resource), "POST", path)
+
+    def patch(self, resource_type: str, resource_id, operations: list[dict]) -> dict | None:
+        path = _resource_path(resource_type, resource_id)
+        body = {"schemas": [PATCH_OP], "Operations": list(operations)}
+        response = self.send("PATCH", path, body=body)
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        return self._resource(response, "PATCH", path)
+
+    def delete(self, resource_type: str, resource_id) -> None:
+        path = _resource_path(resource_type, resource_id)
+        self._ok(self.send("DELETE", path), "DELETE", path)
+
+    # ------------------------------------------------------------------ transport
+
+    def send(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> httpx.Response:
+        """One request to base_url + path. Returns any HTTP answer (the caller judges the status);
+        raises ScimConnectionError when no answer comes. Test Connection uses this directly."""
+        url = self.base_url + path
+        content = json.dumps(body).encode() if body is not None else None
+        with self._lock:
+            self._requests_sent += 1
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, url, params=params, content=content)
+        except httpx.TransportError as exc:
+            raise self._connection_error(exc, method, path) from exc
+        logger.debug(
+            "SCIM %s %s -> %s in %.0f ms", method, path, response.status_code, (time.perf_counter() - started) * 1000
+        )
+        return response
+
+    def _connection_error(self, exc: httpx.TransportError, method: str, path: str) -> ScimConnectionError:
+        target = httpx.URL(self.base_url)
+        host = target.host
+        address = f"{host}:{target.port or (443 if target.scheme == 'https' else 80)}"
+        reason, cause = classify_transport_error(exc)
+        if reason == "timeout":
+            problem = f"got no answer from {host} within {self.timeout:g} seconds"
+        elif reason == "dns":
+            problem = f"could not be sent: the host name {host} does not resolve"
+        elif reason == "refused":
+            problem = f"could not be sent: nothing accepts connections at {address} (connection refused)"
+        elif reason == "tls":
+            problem = f"could not be sent: the TLS handshake with {host} failed ({tls_reason(cause)})"
+        else:
+            problem = f"could not be sent: {truncate(redact(str(exc) or type(exc).__name__, self._token), 200)}"
+        return ScimConnectionError(problem, reason=reason, method=method, url=self.base_url + path, path=path)
+
+    # ------------------------------------------------------------------ reading answers
+
+    def _ok(self, response: httpx.Response, method: str, path: str) -> httpx.Response:
+        if not response.is_success:
+            raise error_for_response(response, method=method, url=self.base_url + path, path=path, secret=self._token)
+        return response
+
+    def _json(self, response: httpx.Response, method: str, path: str) -> Any:
+        self._ok(response, method, path)
+        try:
+            return response.json()
+        except ValueError:
+            content_type = response.headers.get("content-type", "no Content-Type").split(";")[0] or "no Content-Type"
+            if not response.content.strip():
+                raise self._protocol_error(method, path, f"returned {status_text(response.status_code)} with an empty body")
+            raise self._protocol_error(
+                method,
+                path,
+                f"returned {status_text(response.status_code)} with a body that is not JSON ({content_type})",
+                detail=body_excerpt(response, self._token, 200),
+                status=response.status_code,
+            )
+
+    def _resource(self, response: httpx.Response, method: str, path: str) -> dict:
+        data = self._json(response, method, path)
+        if not isinstance(data, dict):
+            raise self._protocol_error(method, path, "returned JSON that is not a SCIM resource object", status=response.status_code)
+        if data.get("id") in (None, ""):
+            raise self._protocol_error(
+                method, path, "returned a resource without an id", status=response.status_code,
+                detail=truncate(redact(json.dumps(data), self._token), 200),
+            )
+        return data
+
+    def _list_response(self, response: httpx.Response, path: str) -> tuple[list[dict], int | None]:
+        data = self._json(response, "GET", path)
+        status = response.status_code
+        if not isinstance(data, dict):
+            raise self._protocol_error("GET", path, f"returned a JSON {type(data).__name__} instead of a ListResponse", status=status)
+        schemas = ci_get(data, "schemas") or []
+        total = ci_get(data, "totalResults")
+        resources = ci_get(data, "Resources")
+        declared = isinstance(schemas, list) and LIST_RESPONSE in schemas
+        if not declared and total is None and resources is None:
+            what = "a single resource" if "id" in data else "a JSON object"
+            raise self._protocol_error(
+                "GET", path, f"returned {what} instead of a ListResponse", status=status,
+                detail=truncate(redact(json.dumps(data), self._token), 200),
+            )
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
+            try:
+                total = int(total)
+            except (TypeError, ValueError):
+                raise self._protocol_error("GET", path, f"returned a ListResponse whose totalResults is {total!r}", status=status)
+        if resources is None:
+            if total:  # RFC 7644 §3.4.2: Resources may be left out only when there are none
+                raise self._protocol_error("GET", path, f"returned totalResults {total} but no Resources", status=status)
+            resources = []
+        if not isinstance(resources, list) or not all(isinstance(item, dict) for item in resources):
+            raise self._protocol_error("GET", path, "returned a ListResponse whose Resources is not a list of objects", status=status)
+        return resources, total
+
+    def _protocol_error(self, method, path, problem, *, detail="", status=None) -> ScimProtocolError:
+        return ScimProtocolError(problem, method=method, url=self.base_url + path, path=path, status=status, detail=detail)
+
+
+def classify_transport_error(exc: BaseException) -> tuple[str, BaseException]:
+    """("timeout" | "tls" | "dns" | "refused" | "other", the innermost cause that decided it)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", exc
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return "tls", current
+        if isinstance(current, socket.gaierror):
+            return "dns", current
+        if isinstance(current, ConnectionRefusedError):
+            return "refused", current
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "dns", exc
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+        return "tls", exc
+    if "Connection refused" in text:
+        return "refused", exc
+    return "other", exc
+
+
+def tls_reason(cause: BaseException) -> str:
+    if isinstance(cause, ssl.SSLCertVerificationError) and cause.verify_message:
+        return f"certificate not trusted: {cause.verify_message}"
+    text = str(getattr(cause, "reason", None) or cause)
+    if "WRONG_VERSION_NUMBER" in text or "record layer" in text.lower() or "packet length too long" in text:
+        return "the server does not speak TLS on this port: try http:// instead of https://, or the TLS port"
+    return truncate(text, 160)
+
+
+def _resource_type(resource_type: str) -> str:
+    if not isinstance(resource_type, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", resource_type):
+        raise ValueError(f"resource_type must be an endpoint name such as 'Users' or 'Groups', got {resource_type!r}")
+    return resource_type
+
+
+def _resource_path(resource_type: str, resource_id) -> str:
+    if resource_id is None or str(resource_id) == "":
+        raise ValueError("resource_id must not be empty")
+    return f"/{_resource_type(resource_type)}/{quote(str(resource_id), safe='')}"
+
+
+def _attribute_list(attributes) -> str:
+    return attributes if isinstance(attributes, str) else ",".join(attributes)
+
+
+

@@ -1,0 +1,410 @@
+"""ScimClient against the real scim2-server, and against misbehaving local servers for what it never does."""
+
+import email.utils
+import logging
+import pickle
+import time
+
+import pytest
+
+from provisioning.scim import (
+    ScimAuthError,
+    ScimBadRequest,
+    ScimClient,
+    ScimConflict,
+    ScimConnectionError,
+    ScimError,
+    ScimNotFound,
+    ScimProtocolError,
+    ScimRateLimited,
+    ScimServerError,
+    filter_eq,
+)
+from provisioning.scim.errors import parse_retry_after
+from tests.scim.misbehaving import Reply, list_response, misbehaving_server, scim_error  # noqa: F401 (fixture)
+from tests.servers import free_port
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+SECRET = "s3cr3t-token-value-0123456789"
+
+
+def user(user_name, **extra):
+    return {"schemas": [CORE_USER], "userName": user_name, "active": True, **extra}
+
+
+@pytest.fixture
+def client(scim_server, scim_tenant_url):
+    with ScimClient(scim_tenant_url, scim_server.token) as c:
+        yield c
+
+
+# ---------------------------------------------------------------- real scim2-server: users
+
+
+def test_it_creates_gets_and_deletes_a_user(client):
+    created = client.create("Users", user("ada@example.com", externalId="ext-1"))
+    assert created["id"] and created["userName"] == "ada@example.com"
+
+    fetched = client.get("Users", created["id"])
+    assert fetched["externalId"] == "ext-1"
+
+    assert client.delete("Users", created["id"]) is None
+    with pytest.raises(ScimNotFound) as caught:
+        client.get("Users", created["id"])
+    assert caught.value.status == 404
+    assert caught.value.code == "NotFound"
+    assert str(caught.value).startswith(f"Failed: GET /Users/{created['id']} returned 404 Not Found")
+
+
+def test_it_finds_users_by_attribute(client):
+    client.create("Users", user("grace@example.com"))
+    client.create("Users", user("linus@example.com"))
+
+    found = client.find_by("Users", "userName", "grace@example.com")
+
+    assert [u["userName"] for u in found] == ["grace@example.com"]
+    assert client.find_by("Users", "userName", "nobody@example.com") == []
+    assert len(client.query("Users", 'userName sw "grace"')) == 1
+
+
+@pytest.mark.parametrize("awkward", ['quote"inside', "back\\slash", 'both\\"mixed"', "ünïcødé ✓", "tab\tand\nnewline"])
+def test_it_escapes_quotes_and_backslashes_in_filter_values(client, awkward):
+    created = client.create("Users", user(awkward))
+    near_miss = awkward.replace("\\", "").replace('"', "")
+    if near_miss != awkward:
+        client.create("Users", user(near_miss))  # must not match
+
+    found = client.find_by("Users", "userName", awkward)
+
+    assert [u["id"] for u in found] == [created["id"]]
+
+
+def test_filter_values_are_json_string_literals():
+    assert filter_eq("userName", 'a"b\\c') == r'userName eq "a\"b\\c"'
+    assert filter_eq("active", True) == "active eq true"
+    assert filter_eq('emails[type eq "work"].value', "x@y") == 'emails[type eq "work"].value eq "x@y"'
+    with pytest.raises(ValueError):
+        filter_eq("", "x")
+
+
+def test_it_patches_a_user_and_returns_none_on_204(client):
+    created = client.create("Users", user("edsger@example.com"))
+
+    result = client.patch("Users", created["id"], [{"op": "replace", "path": "active", "value": False}])
+
+    assert result is None  # scim2-server answers 204
+    assert client.get("Users", created["id"])["active"] is False
+
+
+def test_it_raises_conflict_with_the_servers_scim_type_on_duplicate_user_name(client):
+    client.create("Users", user("dup@example.com"))
+
+    with pytest.raises(ScimConflict) as caught:
+        client.create("Users", user("dup@example.com"))
+
+    error = caught.value
+    assert (error.status, error.scim_type, error.code, error.method) == (409, "uniqueness", "EntryConflict", "POST")
+    assert str(error) == (
+        'Failed: POST /Users returned 409 Conflict (scimType uniqueness): '
+        '"One or more of the attribute values are already in use or are reserved"'
+    )
+    assert "matching attribute" in error.recommended_fix
+
+
+def test_it_raises_bad_request_for_an_invalid_filter(client):
+    with pytest.raises(ScimBadRequest) as caught:
+        client.query("Users", 'userName eq "unterminated')
+    assert caught.value.scim_type == "invalidFilter"
+    assert caught.value.code == "SystemForCrossDomainIdentityManagementBadRequest"
+    assert "filter" in caught.value.recommended_fix
+
+
+def test_a_wrong_token_raises_auth_error_without_leaking_it(scim_tenant_url):
+    with ScimClient(scim_tenant_url, SECRET) as c:
+        with pytest.raises(ScimAuthError) as caught:
+            c.find_by("Users", "userName", "x")
+        assert SECRET not in repr(c)
+    error = caught.value
+    assert (error.status, error.code, error.realm) == (401, "Unauthorized", "SCIM")
+    assert "Secret Token" in error.recommended_fix
+    for text in (str(error), repr(error), error.url, error.detail, repr(error.__dict__)):
+        assert SECRET not in text
+
+
+# ---------------------------------------------------------------- real scim2-server: groups and discovery
+
+
+def test_it_manages_groups_and_excludes_members_when_asked(client):
+    member = client.create("Users", user("member@example.com"))
+    group = client.create("Groups", {"schemas": [CORE_GROUP], "displayName": 'Eng "core" \\ team'})
+
+    client.patch("Groups", group["id"], [{"op": "add", "path": "members", "value": [{"value": member["id"]}]}])
+
+    assert [m["value"] for m in client.get("Groups", group["id"])["members"]] == [member["id"]]
+    assert "members" not in client.get("Groups", group["id"], excluded_attributes=["members"])
+    found = client.find_by("Groups", "displayName", 'Eng "core" \\ team', excluded_attributes=["members"])
+    assert [g["id"] for g in found] == [group["id"]] and "members" not in found[0]
+
+    client.patch("Groups", group["id"], [{"op": "remove", "path": f'members[value eq "{member["id"]}"]'}])
+    assert not client.get("Groups", group["id"]).get("members")
+    client.delete("Groups", group["id"])
+    assert client.find_by("Groups", "displayName", 'Eng "core" \\ team') == []
+
+
+def test_it_reads_and_caches_the_service_provider_config(client):
+    config = client.service_provider_config()
+
+    assert (config.patch, config.filter, config.bulk, config.etag, config.sort, config.change_password) == (
+        True, True, True, True, True, True)
+    assert config.filter_max_results == 1000 and config.bulk_max_operations == 1000
+    assert config.discovered
+    sent = client.requests_sent
+    assert client.service_provider_config() is config
+    assert client.requests_sent == sent
+
+
+def test_it_counts_requests(client):
+    assert client.requests_sent == 0
+    created = client.create("Users", user("count@example.com"))
+    client.get("Users", created["id"])
+    client.find_by("Users", "userName", "count@example.com")
+    assert client.requests_sent == 3
+
+
+def test_a_trailing_slash_on_the_base_url_is_ignored(scim_server, scim_tenant_url):
+    with ScimClient(scim_tenant_url + "/", scim_server.token) as c:
+        assert c.base_url == scim_tenant_url
+        assert c.find_by("Users", "userName", "x") == []
+
+
+# ---------------------------------------------------------------- what goes on the wire
+
+
+def test_it_sends_scim_headers_and_the_patch_envelope(misbehaving_server):
+    server = misbehaving_server(lambda request: Reply(204, content_type=None))
+    with ScimClient(server.url + "/scim/v2", SECRET) as c:
+        c.patch("Users", "a/b c", [{"op": "replace", "path": "active", "value": False}])
+
+    [request] = server.requests
+    assert request.method == "PATCH"
+    assert request.path == "/scim/v2/Users/a%2Fb%20c"
+    assert request.headers["authorization"] == f"Bearer {SECRET}"
+    assert request.headers["accept"] == request.headers["content-type"] == "application/scim+json"
+    assert request.json() == {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                              "Operations": [{"op": "replace", "path": "active", "value": False}]}
+
+
+def test_groups_query_sends_excluded_attributes(misbehaving_server):
+    server = misbehaving_server(lambda request: Reply(200, list_response()))
+    with ScimClient(server.url, SECRET) as c:
+        c.find_by("Groups", "displayName", "Sales", excluded_attributes=["members"])
+    assert server.requests[0].query == {"filter": ['displayName eq "Sales"'], "excludedAttributes": ["members"]}
+
+
+def test_patch_returns_the_resource_when_the_target_sends_one(misbehaving_server):
+    server = misbehaving_server(lambda request: Reply(200, {"id": "7", "active": False}))
+    with ScimClient(server.url, SECRET) as c:
+        assert c.patch("Users", "7", [{"op": "replace", "path": "active", "value": False}]) == {"id": "7", "active": False}
+
+
+def test_it_follows_pages_and_stops_when_the_target_ignores_start_index(misbehaving_server):
+    people = [{"id": str(i), "userName": f"u{i}"} for i in range(5)]
+
+    def paged(request):
+        start = int(request.query.get("startIndex", ["1"])[0])
+        return Reply(200, list_response(people[start - 1:start + 1], total=5))
+
+    stuck = misbehaving_server(lambda request: Reply(200, list_response(people[:2], total=5)))
+    with ScimClient(misbehaving_server(paged).url, SECRET) as c:
+        assert [p["id"] for p in c.query("Users", 'userName sw "u"')] == ["0", "1", "2", "3", "4"]
+    with ScimClient(stuck.url, SECRET) as c:
+        assert [p["id"] for p in c.query("Users", 'userName sw "u"')] == ["0", "1"]
+        assert c.requests_sent == 2
+
+
+# ---------------------------------------------------------------- misbehaving targets
+
+
+def test_429_carries_retry_after_in_seconds(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(429, scim_error(429, "slow down"), headers={"Retry-After": "7"}))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimRateLimited) as caught:
+        c.find_by("Users", "userName", "x")
+    assert (caught.value.retry_after, caught.value.code, caught.value.status) == (7.0, "TooManyRequests", 429)
+    assert "after 7 seconds" in caught.value.recommended_fix
+
+
+def test_429_carries_retry_after_given_as_an_http_date(misbehaving_server):
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    server = misbehaving_server(lambda r: Reply(429, "", headers={"Retry-After": when}, content_type=None))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimRateLimited) as caught:
+        c.create("Users", user("x"))
+    assert 100 < caught.value.retry_after <= 120
+
+
+def test_retry_after_parsing():
+    assert parse_retry_after("0") == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now
+
+
+def test_500_with_an_html_page_gives_a_server_error_with_a_readable_excerpt(misbehaving_server):
+    page = "<html><head><title>502 Bad Gateway</title><style>b{}</style></head><body><h1>Upstream down</h1></body></html>"
+    server = misbehaving_server(lambda r: Reply(500, page, content_type="text/html"))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimServerError) as caught:
+        c.get("Users", "1")
+    assert caught.value.code == "InternalServerError"
+    assert caught.value.detail == "502 Bad Gateway — Upstream down"
+    assert str(caught.value) == 'Failed: GET /Users/1 returned 500 Internal Server Error: "502 Bad Gateway — Upstream down"'
+
+
+@pytest.mark.parametrize("status, error_class, code", [
+    (409, ScimConflict, "Conflict"), (400, ScimBadRequest, "SystemForCrossDomainIdentityManagementBadRequest"),
+    (403, ScimAuthError, "InsufficientRights"), (503, ScimServerError, "ServiceUnavailable"),
+    (501, ScimServerError, "NotImplemented"), (422, ScimError, "UnprocessableEntity"),
+])
+def test_error_bodies_with_an_integer_status_and_no_scim_type(misbehaving_server, status, error_class, code):
+    body = scim_error(status, "User with this username already exists", status_as_int=True)  # django-scim2's shape
+    server = misbehaving_server(lambda r: Reply(status, body, content_type="application/json"))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(error_class) as caught:
+        c.create("Users", user("x"))
+    assert (caught.value.status, caught.value.scim_type, caught.value.code) == (status, None, code)
+    assert caught.value.detail == "User with this username already exists"
+
+
+def test_scim_1_1_and_oauth_style_error_bodies_give_their_text(misbehaving_server):
+    bodies = iter([{"Errors": [{"description": "old style", "code": 400}]}, {"error": "invalid_token"}, [1, 2]])
+    server = misbehaving_server(lambda r: Reply(400, next(bodies)))
+    with ScimClient(server.url, SECRET) as c:
+        details = []
+        for _ in range(3):
+            with pytest.raises(ScimBadRequest) as caught:
+                c.get("Users", "1")
+            details.append(caught.value.detail)
+    assert details == ["old style", "invalid_token", "[1, 2]"]
+
+
+def test_an_html_login_page_instead_of_a_list_response_is_a_protocol_error(misbehaving_server):
+    page = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in</body></html>"
+    server = misbehaving_server(lambda r: Reply(200, page, content_type="text/html; charset=utf-8"))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError) as caught:
+        c.find_by("Users", "userName", "x")
+    assert caught.value.code == "SystemForCrossDomainIdentityManagementServiceIncompatible"
+    assert "not JSON (text/html)" in str(caught.value)
+    assert caught.value.detail == "Sign in — Please sign in"
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"id": "1", "userName": "x"}, "a single resource instead of a ListResponse"),
+    ([{"id": "1"}], "a JSON list instead of a ListResponse"),
+    ({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 2}, "totalResults 2 but no Resources"),
+    ({"totalResults": "many", "Resources": []}, "totalResults is 'many'"),
+    ({"totalResults": 1, "Resources": ["x"]}, "Resources is not a list of objects"),
+])
+def test_a_query_answer_that_is_not_a_list_response_is_a_protocol_error(misbehaving_server, body, words):
+    server = misbehaving_server(lambda r: Reply(200, body))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError) as caught:
+        c.query("Users", 'userName eq "x"')
+    assert words in str(caught.value)
+
+
+def test_lenient_list_responses_are_accepted(misbehaving_server):
+    # No schemas, lower-case "resources", and Resources left out when there are none (RFC 7644 §3.4.2).
+    bodies = iter([{"totalResults": 1, "resources": [{"id": "1"}]}, {"schemas": [
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0}])
+    server = misbehaving_server(lambda r: Reply(200, next(bodies), content_type="application/json"))
+    with ScimClient(server.url, SECRET) as c:
+        assert c.query("Users", 'userName eq "x"') == [{"id": "1"}]
+        assert c.query("Users", 'userName eq "y"') == []
+
+
+def test_a_created_resource_without_an_id_is_a_protocol_error(misbehaving_server):
+    replies = iter([Reply(201, {"userName": "x"}), Reply(204, content_type=None), Reply(201, "created", content_type="text/plain")])
+    server = misbehaving_server(lambda r: next(replies))
+    with ScimClient(server.url, SECRET) as c:
+        messages = []
+        for _ in range(3):
+            with pytest.raises(ScimProtocolError) as caught:
+                c.create("Users", user("x"))
+            messages.append(str(caught.value))
+    assert "without an id" in messages[0]
+    assert "204 No Content with an empty body" in messages[1]
+    assert 'not JSON (text/plain): "created"' in messages[2]
+
+
+def test_json_with_the_wrong_content_type_is_accepted(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(201, {"id": "9", "userName": "x"}, content_type="text/plain"))
+    with ScimClient(server.url, SECRET) as c:
+        assert c.create("Users", user("x"))["id"] == "9"
+
+
+def test_a_redirect_is_not_followed(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(302, "", headers={"Location": "https://login.example.com/?next=x"}))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError) as caught:
+        c.get("Users", "1")
+    assert "a redirect to https://login.example.com/" in str(caught.value)
+    assert len(server.requests) == 1
+
+
+def test_a_slow_target_times_out_with_the_timeout_in_the_message(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(200, list_response(), delay=2))
+    with ScimClient(server.url, SECRET, timeout=0.2) as c, pytest.raises(ScimConnectionError) as caught:
+        c.find_by("Users", "userName", "x")
+    assert (caught.value.reason, caught.value.code) == ("timeout", "Timeout")
+    assert "within 0.2 seconds" in str(caught.value)
+
+
+def test_a_closed_port_is_connection_refused():
+    with ScimClient(f"http://127.0.0.1:{free_port()}/scim", SECRET) as c, pytest.raises(ScimConnectionError) as caught:
+        c.get("Users", "1")
+    assert (caught.value.reason, caught.value.code) == ("refused", "ConnectionRefused")
+    assert str(caught.value).startswith("Failed: GET /Users/1 could not be sent: nothing accepts connections at 127.0.0.1:")
+
+
+def test_an_unknown_host_is_a_dns_failure():
+    with ScimClient("http://nonexistent.invalid/scim", SECRET) as c, pytest.raises(ScimConnectionError) as caught:
+        c.get("Users", "1")
+    assert caught.value.reason == "dns"
+    assert "the host name nonexistent.invalid does not resolve" in str(caught.value)
+
+
+def test_the_token_echoed_by_a_server_is_redacted(misbehaving_server, caplog):
+    def echo(request):
+        return Reply(401, scim_error(401, f"bad header: {request.headers['authorization']}"),
+                     headers={"WWW-Authenticate": 'Bearer realm="corp"'})
+
+    server = misbehaving_server(echo)
+    caplog.set_level(logging.DEBUG)
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimAuthError) as caught:
+        c.get("Users", "1")
+    assert caught.value.detail == "bad header: Bearer [redacted]"
+    assert caught.value.realm == "corp"
+    assert SECRET not in caplog.text
+
+
+# ---------------------------------------------------------------- construction and errors as values
+
+
+@pytest.mark.parametrize("url", ["", "ftp://host/scim", "host/scim", "https://host/scim?aadOptscim062020"])
+def test_an_unusable_base_url_raises_before_sending(url):
+    with pytest.raises(ScimConnectionError) as caught:
+        ScimClient(url, SECRET)
+    assert caught.value.code == "InvalidTenantUrl"
+    assert "Tenant URL" in str(caught.value)
+
+
+@pytest.mark.parametrize("token", ["", "   ", "Bearer abc", "two words"])
+def test_an_unusable_token_raises_before_sending(token):
+    with pytest.raises(ScimAuthError) as caught:
+        ScimClient("https://host/scim", token)
+    assert "Secret Token" in str(caught.value)
+
+
+def test_errors_survive_pickling():
+    original = ScimRateLimited("returned 429 Too Many Requests", retry_after=3.0, method="GET", url="http://h/Users",
+                               path="/Users", status=429, detail="slow")
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is ScimRateLimited
+    assert (str(copy), copy.retry_after, copy.code, copy.recommended_fix) == (
+        str(original), 3.0, "TooManyRequests", original.recommended_fix)
