@@ -24,9 +24,9 @@ import httpx
 from provisioning.scim.errors import (
     ScimAuthError,
     ScimConnectionError,
-    ScimNotFound,
+    ScimError,
     ScimProtocolError,
-    ScimServerError,
+    ScimRateLimited,
     body_excerpt,
     error_for_response,
     redact,
@@ -233,19 +233,23 @@ class ScimClient:
     # ------------------------------------------------------------------ operations
 
     def service_provider_config(self) -> ServiceProviderConfig:
+        """What the target publishes at /ServiceProviderConfig, read once per client.
+
+        The endpoint is optional in practice (Entra never reads it), so an answer that is not a usable
+        config (404, 501, an HTML catch-all page, a 500 on an unknown route) gives `assumed()`. Only what
+        would fail every other request too (no connection, 401, 429) is raised."""
         if self._spc is None:
+            path = "/ServiceProviderConfig"
             try:
-                data = self._json(self.send("GET", "/ServiceProviderConfig"), "GET", "/ServiceProviderConfig")
-            except ScimNotFound:
-                self._spc = ServiceProviderConfig.assumed()
-            except ScimServerError as exc:
-                if exc.status != 501:
+                data = self._json(self.send("GET", path), "GET", path)
+            except (ScimConnectionError, ScimRateLimited):
+                raise
+            except ScimError as exc:
+                if exc.status == 401:
                     raise
-                self._spc = ServiceProviderConfig.assumed()
-            else:
-                if not isinstance(data, dict):
-                    raise self._protocol_error("GET", "/ServiceProviderConfig", "returned JSON that is not an object")
-                self._spc = ServiceProviderConfig.from_json(data)
+                logger.debug("No usable ServiceProviderConfig at %s: %s", self.base_url, exc)
+                data = None
+            self._spc = ServiceProviderConfig.from_json(data) if isinstance(data, dict) else ServiceProviderConfig.assumed()
         return self._spc
 
     def query(self, resource_type: str, filter: str, *, excluded_attributes=None) -> list[dict]:

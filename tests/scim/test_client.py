@@ -164,6 +164,25 @@ def test_it_reads_and_caches_the_service_provider_config(client):
     assert client.requests_sent == sent
 
 
+@pytest.mark.parametrize("reply", [
+    Reply(404, scim_error(404, "no such endpoint")),
+    Reply(501, ""),
+    Reply(200, "<html>app shell</html>", content_type="text/html"),
+    Reply(200, ["not", "an", "object"]),
+])
+def test_a_target_without_a_usable_service_provider_config_gets_entras_assumptions(misbehaving_server, reply):
+    server = misbehaving_server(lambda r: reply)
+    with ScimClient(server.url, SECRET) as c:
+        config = c.service_provider_config()
+    assert (config.discovered, config.patch, config.filter, config.bulk) == (False, True, True, False)
+
+
+def test_service_provider_config_raises_when_the_token_is_rejected(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(401, scim_error(401, "no")))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimAuthError):
+        c.service_provider_config()
+
+
 def test_it_counts_requests(client):
     assert client.requests_sent == 0
     created = client.create("Users", user("count@example.com"))

@@ -1,0 +1,467 @@
+"""Test Connection, as Entra does it, with a specific message and fix for every way it can fail.
+
+The check is Entra's: `GET {tenant}/Users?filter=userName eq "<random GUID>"` with the bearer token must
+answer 200 with an empty ListResponse. On failure it spends a few cheap extra requests to say *why*: is
+the SCIM endpoint elsewhere (404 → "Did you mean …/scim/v2?"), or is it there but unable to filter?
+
+Trailing slash: warned about and normalised, never failed. The client strips it for every request too,
+so the check tests exactly what provisioning will send, and the admin learns the canonical form.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+
+from provisioning.scim.client import (
+    LIST_RESPONSE,
+    ScimClient,
+    ServiceProviderConfig,
+    ci_get,
+    filter_eq,
+    tenant_url_problem,
+    classify_transport_error,
+    tls_reason,
+    token_problem,
+)
+from provisioning.scim.errors import (
+    ScimConnectionError,
+    ScimError,
+    bearer_realm,
+    body_excerpt,
+    looks_like_html,
+    parse_error_body,
+    parse_retry_after,
+    redact,
+    status_text,
+    truncate,
+)
+
+SUCCESS_MESSAGE = "The supplied credentials are authorized to enable provisioning"
+SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+INCOMPATIBLE = "SystemForCrossDomainIdentityManagementServiceIncompatible"
+# Probes only look for a SCIM endpoint nearby; they should not make a failing check slow.
+PROBE_TIMEOUT = 5.0
+
+URL_EXAMPLE = "for example https://scim.example.com/scim/v2"
+FILTER_FIX = (
+    "Provisioning matches users with 'userName eq \"value\"' filters and expects 200 with an empty "
+    "ListResponse when nothing matches (RFC 7644 §3.4.2). Ask the target's vendor to support this; "
+    "without it users cannot be matched."
+)
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    message: str
+    fix: str
+    code: str
+    details: list[tuple[str, str]]
+    checked_url: str
+    # Things that work but should be fixed (a trailing slash, plain http, no Groups endpoint).
+    warnings: tuple[str, ...] = field(default=())
+
+
+def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, transport=None) -> ConnectionResult:
+    url = (tenant_url or "").strip()
+    problem = tenant_url_problem(url)
+    if problem:
+        return _invalid_url(url, problem, token)
+    problem = token_problem(token)
+    if problem:
+        return _failure(
+            problem, "Paste the bearer token from the target application under Secret Token, then test again.",
+            "InvalidSecretToken" if (token or "").strip() else "MissingSecretToken", [], redact(url, token or ""),
+        )
+    warnings = _url_warnings(url)
+    with ScimClient(url, token, timeout=timeout, transport=transport) as client:
+        return _Check(client, token.strip(), timeout, transport, warnings).run()
+
+
+class _Check:
+    """One run of the check; holds what every message needs (client, URL, timings)."""
+
+    def __init__(self, client: ScimClient, token: str, timeout: float, transport, warnings: list[str]):
+        self.client = client
+        self.base = client.base_url
+        self.token = token
+        self.timeout = timeout
+        self.transport = transport
+        self.warnings = warnings
+        self.params = {"filter": filter_eq("userName", str(uuid.uuid4()))}
+        self.checked_url = str(httpx.URL(self.base + "/Users", params=self.params))
+
+    def run(self) -> ConnectionResult:
+        started = time.perf_counter()
+        try:
+            response = self.client.send("GET", "/Users", params=self.params)
+        except ScimConnectionError as exc:
+            return self._connection_failure(exc)
+        elapsed = f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        details = [("HTTP status", status_text(response.status_code)), ("Elapsed", elapsed)]
+        if response.status_code == 200:
+            return self._answered(response, details)
+        details.append(("Response", body_excerpt(response, self.token) or "(empty)"))
+        return self._refused(response, details)
+
+    # ------------------------------------------------------------------ 200
+
+    def _answered(self, response: httpx.Response, details) -> ConnectionResult:
+        try:
+            data = response.json()
+        except ValueError:
+            return self._not_json(response, details)
+        shape = _list_response_problem(data)
+        if shape:
+            details.append(("Response", truncate(redact(response.text, self.token), 200)))
+            return self.fail(
+                f"The target answered the user query with {shape} instead of a ListResponse.", FILTER_FIX,
+                INCOMPATIBLE, details,
+            )
+        total = ci_get(data, "totalResults") or len(ci_get(data, "Resources") or [])
+        if total:
+            return self.fail(
+                f"The target returned {total} user(s) for a filter that matches no one (userName equal to a "
+                "random GUID): it ignores filters, so provisioning would match the wrong users.",
+                FILTER_FIX, INCOMPATIBLE, details,
+            )
+        details.extend(self._server_facts())
+        return ConnectionResult(True, SUCCESS_MESSAGE, "", "", details, self.checked_url, tuple(self.warnings))
+
+    def _not_json(self, response: httpx.Response, details) -> ConnectionResult:
+        excerpt = body_excerpt(response, self.token, 200)
+        details.append(("Response", excerpt or "(empty)"))
+        content_type = response.headers.get("content-type", "").split(";")[0] or "no Content-Type"
+        if looks_like_html(response):
+            return self.fail(
+                f'The Tenant URL answers with a web page (HTML), not SCIM JSON: "{excerpt}".',
+                "This is usually the application's sign-in page or website. Use the SCIM base address from the "
+                f"target's documentation ({URL_EXAMPLE}) and check that it accepts bearer tokens.",
+                INCOMPATIBLE, details,
+            )
+        if not response.content.strip():
+            return self.fail(
+                "The target answered the user query with 200 OK and an empty body instead of a ListResponse.",
+                FILTER_FIX, INCOMPATIBLE, details,
+            )
+        return self.fail(
+            f'The target answered with {content_type} that is not JSON: "{excerpt}".',
+            "SCIM targets answer in JSON (application/scim+json). Check that the Tenant URL is the SCIM base "
+            f"address ({URL_EXAMPLE}).",
+            INCOMPATIBLE, details,
+        )
+
+    def _server_facts(self) -> list[tuple[str, str]]:
+        """ServiceProviderConfig features and whether /Groups answers; warnings for what will not work."""
+        facts = []
+        try:
+            spc = self.client.service_provider_config()
+        except ScimError:
+            spc = None
+        if spc is None or not spc.discovered:
+            facts.append(("Server features", "not published (no /ServiceProviderConfig); PATCH and filters assumed"))
+        else:
+            facts.append(("Server features", spc.describe()))
+            if not spc.patch:
+                self.warnings.append(
+                    "The target says it does not support PATCH: updates, disabling users and group memberships "
+                    "will fail. Turn off group provisioning under Mappings, or ask the vendor for PATCH support."
+                )
+        try:
+            self.client.query("Groups", filter_eq("displayName", str(uuid.uuid4())), excluded_attributes=["members"])
+        except ScimConnectionError:
+            pass
+        except ScimError as exc:
+            facts.append(("Groups endpoint", f"not usable: {exc.problem}"))
+            self.warnings.append(
+                f"The target's Groups endpoint {exc.problem} to a group query. If the target has no groups, "
+                "turn off group provisioning under Mappings; otherwise group provisioning will fail."
+            )
+        else:
+            facts.append(("Groups endpoint", "answers"))
+        return facts
+
+    # ------------------------------------------------------------------ non-200
+
+    def _refused(self, response: httpx.Response, details) -> ConnectionResult:
+        status = response.status_code
+        scim_type, detail = parse_error_body(response, self.token)
+        said = f': "{detail}"' if detail else ""
+        if status == 401:
+            realm = bearer_realm(response)
+            realm_text = f', realm "{realm}"' if realm else ""
+            return self.fail(
+                f"The target rejected the Secret Token (HTTP 401 Unauthorized{realm_text}).",
+                "Copy a current token from the target application (tokens expire and can be revoked), paste "
+                "only the token under Secret Token, and test again.",
+                "Unauthorized", details,
+            )
+        if status == 403:
+            return self.fail(
+                f"The target accepted the Secret Token but refused access to its users (HTTP 403 Forbidden){said}.",
+                "Give the token (or the account it was issued to) permission to read and write users and "
+                "groups, or generate a token that has it.",
+                "InsufficientRights", details,
+            )
+        if status == 404:
+            return self._not_found(details)
+        if 300 <= status < 400:
+            return self._redirected(response, details)
+        if status == 400:
+            kind = f" (scimType {scim_type})" if scim_type else ""
+            return self.fail(
+                f"The target rejected the user query {self.params['filter']} with HTTP 400 Bad Request{kind}{said}.",
+                FILTER_FIX, "SystemForCrossDomainIdentityManagementBadRequest", details,
+            )
+        if status in (405, 501):
+            return self.fail(
+                f"The target does not support querying users (HTTP {status_text(status)}){said}.",
+                FILTER_FIX, "NotImplemented" if status == 501 else "MethodNotAllowed", details,
+            )
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            when = f"; it asks to retry after {wait:g} seconds" if wait is not None else ""
+            return self.fail(
+                f"The target is throttling requests (HTTP 429 Too Many Requests){when}.",
+                "Wait a moment and test again. If it persists, ask the target's vendor to raise the rate limit "
+                "for this token.",
+                "TooManyRequests", details,
+            )
+        if status >= 500:
+            return self.fail(
+                f"The target failed while answering the user query (HTTP {status_text(status)}){said}.",
+                "The request reached the target but it failed. Check the target's status and logs, then test again.",
+                "ServiceUnavailable" if status == 503 else "InternalServerError", details,
+            )
+        return self.fail(
+            f"The target answered the user query with HTTP {status_text(status)}{said}.",
+            FILTER_FIX, INCOMPATIBLE, details,
+        )
+
+    def _not_found(self, details) -> ConnectionResult:
+        if self._endpoint_exists():
+            return self.fail(
+                f"The SCIM endpoint at {self.base} answers, but the user query with a filter returned "
+                "404 Not Found instead of an empty ListResponse: the target does not support filters as SCIM requires.",
+                FILTER_FIX, INCOMPATIBLE, details,
+            )
+        suggestion = self._nearby_endpoint()
+        if suggestion:
+            details.append(("SCIM endpoint found at", suggestion))
+            return self.fail(
+                f"There is no SCIM Users endpoint at {self.base}/Users (HTTP 404). Did you mean {suggestion}?",
+                f"Change the Tenant URL to {suggestion} and test again.",
+                "NotFound", details,
+            )
+        return self.fail(
+            f"There is no SCIM Users endpoint at {self.base}/Users (HTTP 404 Not Found).",
+            "Use the SCIM base address from the target's documentation or admin page: the address that /Users, "
+            f"/Groups and /ServiceProviderConfig follow ({URL_EXAMPLE}).",
+            "NotFound", details,
+        )
+
+    def _redirected(self, response: httpx.Response, details) -> ConnectionResult:
+        location = redact(response.headers.get("location", ""), self.token)
+        target = str(response.url.join(location)) if location else ""
+        details.append(("Redirects to", truncate(target, 200) or "(no Location header)"))
+        fix = (
+            "SCIM endpoints must answer directly. If the redirect goes to a sign-in page, this address does not "
+            "accept bearer tokens: use the SCIM base address from the target's documentation."
+        )
+        suggestion = _https_equivalent(self.base, target)
+        if suggestion:
+            fix = f"Did you mean {suggestion}? The target redirects plain http to https: use https:// in the Tenant URL."
+        return self.fail(
+            f"The Tenant URL redirects (HTTP {status_text(response.status_code)}) to {truncate(target, 200)} "
+            "instead of answering.",
+            fix, INCOMPATIBLE, details,
+        )
+
+    def _connection_failure(self, exc: ScimConnectionError) -> ConnectionResult:
+        target = httpx.URL(self.base)
+        host = target.host
+        address = f"{host}:{target.port or (443 if target.scheme == 'https' else 80)}"
+        cause = exc.__cause__
+        if exc.reason == "dns":
+            return self.fail(
+                f"The host name {host} in the Tenant URL does not resolve (DNS lookup failed).",
+                "Check the host name for typos. If the target is on an internal network, check that this "
+                "server's DNS can resolve it.",
+                exc.code, [],
+            )
+        if exc.reason == "refused":
+            return self.fail(
+                f"Nothing accepts connections at {address}: the connection was refused.",
+                "Check the port in the Tenant URL, that the target service is running, and that a firewall "
+                "lets this server reach it.",
+                exc.code, [],
+            )
+        if exc.reason == "timeout":
+            return self.fail(
+                f"The target at {host} did not answer within {self.timeout:g} seconds.",
+                "Check that the target is up and not overloaded, and that the network between this server and "
+                "the target lets traffic through (a firewall that drops packets looks like this).",
+                exc.code, [],
+            )
+        if exc.reason == "tls":
+            return self._tls_failure(host, cause, exc)
+        return self.fail(
+            f"Could not connect to {address}: {exc.problem.removeprefix('could not be sent: ')}.",
+            "Check the Tenant URL and the network path from this server to the target.",
+            exc.code, [],
+        )
+
+    def _tls_failure(self, host: str, cause, exc: ScimConnectionError) -> ConnectionResult:
+        reason = tls_reason(classify_transport_error(cause)[1]) if cause is not None else exc.problem
+        text = reason.lower()
+        if "self-signed" in text or "self signed" in text or "unable to get local issuer" in text:
+            fix = ("The target's certificate is self-signed or issued by an authority this server does not trust. "
+                   "Install a certificate from a public certificate authority on the target (Entra requires "
+                   "one), or add the issuing CA to this server's trust store.")
+        elif "expired" in text:
+            fix = "The target's certificate has expired. Renew it on the target, then test again."
+        elif "hostname mismatch" in text or "ip address mismatch" in text or "doesn't match" in text:
+            fix = (f"The target's certificate is not issued for {host}. Use the host name the certificate names "
+                   "in the Tenant URL, or re-issue the certificate for this host name.")
+        elif "does not speak tls" in text:
+            fix = "The server on this port does not use TLS. Use http:// in the Tenant URL, or the target's HTTPS port."
+        else:
+            fix = ("Check the target's certificate (valid, trusted, for this host name) and that it supports "
+                   "TLS 1.2 or later.")
+        return self.fail(f"The secure (TLS) connection to {host} failed: {reason}.", fix, exc.code, [])
+
+    # ------------------------------------------------------------------ probes
+
+    def _endpoint_exists(self) -> bool:
+        """Does the Tenant URL itself serve SCIM (so the 404 was about the filter)?"""
+        if _serves_scim_config(self.client):
+            return True
+        try:
+            response = self.client.send("GET", "/Users", params={"count": "1"})
+        except ScimConnectionError:
+            return False
+        try:
+            return response.status_code == 200 and _list_response_problem(response.json()) is None
+        except ValueError:
+            return False
+
+    def _nearby_endpoint(self) -> str | None:
+        for candidate in _candidate_bases(self.base):
+            with ScimClient(candidate, self.token, timeout=min(self.timeout, PROBE_TIMEOUT), transport=self.transport) as probe:
+                if _serves_scim_config(probe):
+                    return candidate
+        return None
+
+    def fail(self, message: str, fix: str, code: str, details) -> ConnectionResult:
+        return ConnectionResult(False, message, fix, code, details, self.checked_url, tuple(self.warnings))
+
+
+def _failure(message, fix, code, details, checked_url) -> ConnectionResult:
+    return ConnectionResult(False, message, fix, code, details, checked_url)
+
+
+def _invalid_url(url: str, problem: str, token: str) -> ConnectionResult:
+    fix = f"Enter the target's SCIM base address under Tenant URL, {URL_EXAMPLE}."
+    without_extras = url.split("?")[0].split("#")[0].rstrip("/")
+    if without_extras != url.rstrip("/") and tenant_url_problem(without_extras) is None:
+        fix = f"Use {without_extras} as the Tenant URL."
+    token = (token or "").strip()
+    return _failure(problem, redact(fix, token), "InvalidTenantUrl", [], redact(url, token))
+
+
+def _url_warnings(url: str) -> list[str]:
+    warnings = []
+    if url.endswith("/"):
+        warnings.append(
+            f"The Tenant URL ends with '/'. Requests go to {url.rstrip('/')}/Users without it; remove the "
+            "trailing slash so the saved URL shows what is used."
+        )
+    parsed = httpx.URL(url)
+    if parsed.scheme == "http" and not _is_loopback(parsed.host):
+        warnings.append(
+            "The Tenant URL uses http://, so the Secret Token travels unencrypted. Use https:// (Entra accepts "
+            "only HTTPS) unless the target runs on this machine."
+        )
+    return warnings
+
+
+def _https_equivalent(base: str, target: str) -> str | None:
+    """The https:// form of the Tenant URL when `target` is the same endpoint moved from http to https."""
+    if not target:
+        return None
+    before, after = httpx.URL(base), httpx.URL(target)
+    if before.scheme != "http" or after.scheme != "https" or before.host != after.host:
+        return None
+    if not after.path.startswith(before.path.rstrip("/") + "/"):
+        return None
+    return str(after.copy_with(path=before.path, query=None, fragment=None)).rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _candidate_bases(base: str) -> list[str]:
+    """Likely right SCIM bases near a wrong one, most likely first."""
+    url = httpx.URL(base)
+    root = base[: len(base) - len(url.raw_path.decode())] if url.raw_path != b"/" else base
+    segments = [s for s in url.path.split("/") if s]
+    parent = root + "".join(f"/{s}" for s in segments[:-1]) if segments else None
+    candidates = []
+    if segments and segments[-1].lower() in ("users", "groups", "serviceproviderconfig", "schemas", "resourcetypes"):
+        candidates.append(parent)
+    candidates += [base + "/scim/v2", base + "/v2", base + "/scim"]
+    if parent:
+        candidates += [parent, parent + "/scim/v2", parent + "/v2"]
+    unique = []
+    for candidate in candidates:
+        if candidate and candidate != base and candidate not in unique:
+            unique.append(candidate)
+    return unique
+
+
+def _serves_scim_config(client: ScimClient) -> bool:
+    try:
+        response = client.send("GET", "/ServiceProviderConfig")
+        data = response.json() if response.status_code == 200 else None
+    except (ScimConnectionError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    schemas = ci_get(data, "schemas") or []
+    return (isinstance(schemas, list) and SERVICE_PROVIDER_CONFIG in schemas) or (
+        isinstance(ci_get(data, "patch"), dict) and isinstance(ci_get(data, "filter"), dict)
+    )
+
+
+def _list_response_problem(data) -> str | None:
+    """None for a ListResponse; otherwise what it is instead, in words."""
+    if isinstance(data, list):
+        return "a JSON array"
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}"
+    schemas = ci_get(data, "schemas") or []
+    resources = ci_get(data, "Resources")
+    total = ci_get(data, "totalResults")
+    if isinstance(schemas, list) and LIST_RESPONSE in schemas or total is not None or resources is not None:
+        if resources is not None and not isinstance(resources, list):
+            return "a ListResponse whose Resources is not a list"
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
+            return f"a ListResponse whose totalResults is {total!r}"
+        return None
+    if "id" in data:
+        return "a single resource"
+    return "a JSON object"
+
+
+__all__ = ["ConnectionResult", "ServiceProviderConfig", "SUCCESS_MESSAGE", "check_connection"]
