@@ -346,13 +346,14 @@ class ScimClient:
         try:
             return response.json()
         except ValueError:
-            content_type = response.headers.get("content-type", "no Content-Type").split(";")[0] or "no Content-Type"
+            status = status_text(response.status_code)
             if not response.content.strip():
-                raise self._protocol_error(method, path, f"returned {status_text(response.status_code)} with an empty body")
+                raise self._protocol_error(method, path, f"returned {status} with an empty body")
+            content_type = response.headers.get("content-type", "").split(";")[0] or "no Content-Type"
             raise self._protocol_error(
                 method,
                 path,
-                f"returned {status_text(response.status_code)} with a body that is not JSON ({content_type})",
+                f"returned {status} with a body that is not JSON ({content_type})",
                 detail=body_excerpt(response, self._token, 200),
                 status=response.status_code,
             )
@@ -360,7 +361,9 @@ class ScimClient:
     def _resource(self, response: httpx.Response, method: str, path: str) -> dict:
         data = self._json(response, method, path)
         if not isinstance(data, dict):
-            raise self._protocol_error(method, path, "returned JSON that is not a SCIM resource object", status=response.status_code)
+            raise self._protocol_error(
+                method, path, "returned JSON that is not a SCIM resource object", status=response.status_code
+            )
         if data.get("id") in (None, ""):
             raise self._protocol_error(
                 method, path, "returned a resource without an id", status=response.status_code,
@@ -370,34 +373,44 @@ class ScimClient:
 
     def _list_response(self, response: httpx.Response, path: str) -> tuple[list[dict], int | None]:
         data = self._json(response, "GET", path)
-        status = response.status_code
-        if not isinstance(data, dict):
-            raise self._protocol_error("GET", path, f"returned a JSON {type(data).__name__} instead of a ListResponse", status=status)
-        schemas = ci_get(data, "schemas") or []
-        total = ci_get(data, "totalResults")
-        resources = ci_get(data, "Resources")
-        declared = isinstance(schemas, list) and LIST_RESPONSE in schemas
-        if not declared and total is None and resources is None:
-            what = "a single resource" if "id" in data else "a JSON object"
-            raise self._protocol_error(
-                "GET", path, f"returned {what} instead of a ListResponse", status=status,
-                detail=truncate(redact(json.dumps(data), self._token), 200),
-            )
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
-            try:
-                total = int(total)
-            except (TypeError, ValueError):
-                raise self._protocol_error("GET", path, f"returned a ListResponse whose totalResults is {total!r}", status=status)
-        if resources is None:
-            if total:  # RFC 7644 §3.4.2: Resources may be left out only when there are none
-                raise self._protocol_error("GET", path, f"returned totalResults {total} but no Resources", status=status)
-            resources = []
-        if not isinstance(resources, list) or not all(isinstance(item, dict) for item in resources):
-            raise self._protocol_error("GET", path, "returned a ListResponse whose Resources is not a list of objects", status=status)
-        return resources, total
+        try:
+            return read_list_response(data)
+        except NotAListResponse as exc:
+            excerpt = truncate(redact(json.dumps(data), self._token), 200)
+            raise self._protocol_error("GET", path, f"returned {exc}", status=response.status_code, detail=excerpt)
 
     def _protocol_error(self, method, path, problem, *, detail="", status=None) -> ScimProtocolError:
-        return ScimProtocolError(problem, method=method, url=self.base_url + path, path=path, status=status, detail=detail)
+        url = self.base_url + path
+        return ScimProtocolError(problem, method=method, url=url, path=path, status=status, detail=detail)
+
+
+class NotAListResponse(ValueError):
+    """str() says what the answer is instead, e.g. "a single resource instead of a ListResponse"."""
+
+
+def read_list_response(data: Any) -> tuple[list[dict], int | None]:
+    """(Resources, totalResults) of a ListResponse (RFC 7644 §3.4.2), read leniently: names in any case,
+    no `schemas`, a numeric string total, Resources left out when there are none."""
+    if isinstance(data, list):
+        raise NotAListResponse("a JSON array instead of a ListResponse")
+    if not isinstance(data, dict):
+        raise NotAListResponse(f"a JSON {type(data).__name__} instead of a ListResponse")
+    schemas = ci_get(data, "schemas") or []
+    total = ci_get(data, "totalResults")
+    resources = ci_get(data, "Resources")
+    if not (isinstance(schemas, list) and LIST_RESPONSE in schemas) and total is None and resources is None:
+        raise NotAListResponse(f"{'a single resource' if 'id' in data else 'a JSON object'} instead of a ListResponse")
+    if total is not None:
+        if isinstance(total, bool) or not (isinstance(total, int) or (isinstance(total, str) and total.isdigit())):
+            raise NotAListResponse(f"a ListResponse whose totalResults is {total!r}")
+        total = int(total)
+    if resources is None:
+        if total:  # Resources may be left out only when there are none
+            raise NotAListResponse(f"a ListResponse with totalResults {total} but no Resources")
+        resources = []
+    if not isinstance(resources, list) or not all(isinstance(item, dict) for item in resources):
+        raise NotAListResponse("a ListResponse whose Resources is not a list of objects")
+    return resources, total
 
 
 def classify_transport_error(exc: BaseException) -> tuple[str, BaseException]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import httpx
 
 from provisioning.scim.client import (
-    LIST_RESPONSE,
+    NotAListResponse,
     ScimClient,
-    ServiceProviderConfig,
     ci_get,
     filter_eq,
+    read_list_response,
     tenant_url_problem,
     classify_transport_error,
     tls_reason,
@@ -116,14 +116,12 @@ class _Check:
             data = response.json()
         except ValueError:
             return self._not_json(response, details)
-        shape = _list_response_problem(data)
-        if shape:
+        try:
+            resources, total = read_list_response(data)
+        except NotAListResponse as shape:
             details.append(("Response", truncate(redact(response.text, self.token), 200)))
-            return self.fail(
-                f"The target answered the user query with {shape} instead of a ListResponse.", FILTER_FIX,
-                INCOMPATIBLE, details,
-            )
-        total = ci_get(data, "totalResults") or len(ci_get(data, "Resources") or [])
+            return self.fail(f"The target answered the user query with {shape}.", FILTER_FIX, INCOMPATIBLE, details)
+        total = total or len(resources)
         if total:
             return self.fail(
                 f"The target returned {total} user(s) for a filter that matches no one (userName equal to a "
@@ -346,9 +344,10 @@ class _Check:
         except ScimConnectionError:
             return False
         try:
-            return response.status_code == 200 and _list_response_problem(response.json()) is None
-        except ValueError:
+            read_list_response(response.json() if response.status_code == 200 else None)
+        except ValueError:  # not JSON, or NotAListResponse
             return False
+        return True
 
     def _nearby_endpoint(self) -> str | None:
         for candidate in _candidate_bases(self.base):
@@ -444,24 +443,4 @@ def _serves_scim_config(client: ScimClient) -> bool:
     )
 
 
-def _list_response_problem(data) -> str | None:
-    """None for a ListResponse; otherwise what it is instead, in words."""
-    if isinstance(data, list):
-        return "a JSON array"
-    if not isinstance(data, dict):
-        return f"a JSON {type(data).__name__}"
-    schemas = ci_get(data, "schemas") or []
-    resources = ci_get(data, "Resources")
-    total = ci_get(data, "totalResults")
-    if isinstance(schemas, list) and LIST_RESPONSE in schemas or total is not None or resources is not None:
-        if resources is not None and not isinstance(resources, list):
-            return "a ListResponse whose Resources is not a list"
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
-            return f"a ListResponse whose totalResults is {total!r}"
-        return None
-    if "id" in data:
-        return "a single resource"
-    return "a JSON object"
-
-
-__all__ = ["ConnectionResult", "ServiceProviderConfig", "SUCCESS_MESSAGE", "check_connection"]
+__all__ = ["ConnectionResult", "SUCCESS_MESSAGE", "check_connection"]

@@ -316,10 +316,11 @@ def test_an_html_login_page_instead_of_a_list_response_is_a_protocol_error(misbe
 
 @pytest.mark.parametrize("body, words", [
     ({"id": "1", "userName": "x"}, "a single resource instead of a ListResponse"),
-    ([{"id": "1"}], "a JSON list instead of a ListResponse"),
-    ({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 2}, "totalResults 2 but no Resources"),
+    ([{"id": "1"}], "a JSON array instead of a ListResponse"),
+    ({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 2}, "a ListResponse with totalResults 2 but no Resources"),
     ({"totalResults": "many", "Resources": []}, "totalResults is 'many'"),
     ({"totalResults": 1, "Resources": ["x"]}, "Resources is not a list of objects"),
+    ({"totalResults": True, "Resources": []}, "totalResults is True"),
 ])
 def test_a_query_answer_that_is_not_a_list_response_is_a_protocol_error(misbehaving_server, body, words):
     server = misbehaving_server(lambda r: Reply(200, body))
@@ -330,7 +331,7 @@ def test_a_query_answer_that_is_not_a_list_response_is_a_protocol_error(misbehav
 
 def test_lenient_list_responses_are_accepted(misbehaving_server):
     # No schemas, lower-case "resources", and Resources left out when there are none (RFC 7644 §3.4.2).
-    bodies = iter([{"totalResults": 1, "resources": [{"id": "1"}]}, {"schemas": [
+    bodies = iter([{"totalResults": "1", "resources": [{"id": "1"}]}, {"schemas": [
         "urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 0}])
     server = misbehaving_server(lambda r: Reply(200, next(bodies), content_type="application/json"))
     with ScimClient(server.url, SECRET) as c:
