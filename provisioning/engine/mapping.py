@@ -1,0 +1,123 @@
+"""Evaluate an object mapping's attribute mappings for one source object: target path → value.
+
+Null values never flow (Entra: "If an attribute is null on the user object, it is skipped").
+Reference attributes (manager, members) hold source objectIds and are resolved to target ids
+through the anchor store; a reference whose object is not provisioned yet is left out.
+"""
+
+from dataclasses import dataclass, field
+
+from provisioning.engine.errors import ObjectFailure
+from provisioning.expressions import EvaluationContext, ExpressionError, compile_expression
+from provisioning.models import AttributeMapping, TargetAnchor
+
+MappingType = AttributeMapping.MappingType
+REFERENCE_SOURCES = {"manager": "user", "members": "user"}
+
+
+@dataclass
+class EvaluatedAttribute:
+    target: str
+    source: str  # what the mapping reads, for the details table
+    value: object
+    display: str  # what logs show (Redact → "[Redact]")
+    note: str = ""
+
+
+@dataclass
+class Evaluation:
+    values: dict = field(default_factory=dict)  # target path → value, only the ones that flow
+    attributes: list = field(default_factory=list)  # EvaluatedAttribute, every mapping (for the details)
+    redacted: set = field(default_factory=set)  # target paths whose values logs must not show
+
+
+def lookup(attributes, name):
+    """Entra attribute names are case-insensitive."""
+    if name in attributes:
+        return attributes[name]
+    lowered = name.lower()
+    for key, value in attributes.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def evaluate_mapping(mapping, attributes, context=None):
+    """(value, display) of one attribute mapping; raises ObjectFailure on an expression error."""
+    if mapping.mapping_type == MappingType.DIRECT:
+        value = lookup(attributes, mapping.source_attribute)
+        return value, None
+    if mapping.mapping_type == MappingType.CONSTANT:
+        return mapping.constant_value, None
+    if mapping.mapping_type == MappingType.EXPRESSION:
+        try:
+            result = compile_expression(mapping.expression).evaluate_traced(attributes, context)
+        except ExpressionError as exc:
+            raise ObjectFailure(
+                "ExpressionEvaluationFailed",
+                f"The expression mapped to {mapping.target_attribute} failed: {exc}",
+                "Fix the expression under Mappings (the expression tester shows its value for this user), "
+                "or give the source attribute a value.",
+            ) from exc
+        return result.value, result.display
+    return None, None
+
+
+def evaluate_mappings(application, object_mapping, attributes, *, creating, value_exists=None):
+    """Evaluate every mapping that applies (Always, plus Only-during-creation when creating)."""
+    context = EvaluationContext(value_exists=value_exists)
+    evaluation = Evaluation()
+    for mapping in object_mapping.attribute_mappings.all():
+        if mapping.mapping_type == MappingType.NONE:
+            continue
+        if mapping.apply_on == AttributeMapping.ApplyOn.CREATE_ONLY and not creating:
+            continue
+        value, display = evaluate_mapping(mapping, attributes, context)
+        note = ""
+        if (value is None or value == "") and creating and mapping.default_value:
+            value, note = mapping.default_value, "default value (source is null)"
+        if value == "" or value == []:
+            value = None
+        if value is not None and mapping.mapping_type == MappingType.DIRECT and mapping.source_attribute in REFERENCE_SOURCES:
+            value, note = resolve_reference(application, mapping.source_attribute, value)
+        if value is None and mapping.required:
+            raise ObjectFailure(
+                "MandatoryFieldsMissing",
+                f"The required target attribute {mapping.target_attribute} has no value: its source "
+                f"{mapping.source_display} is empty for {attributes.get('userPrincipalName') or attributes.get('displayName')}.",
+                f"Give the source object a value for {mapping.source_display}, or set a default value on the mapping.",
+            )
+        if display == "[Redact]":
+            evaluation.redacted.add(mapping.target_attribute)
+        evaluation.attributes.append(
+            EvaluatedAttribute(mapping.target_attribute, mapping.source_display, value, display or "", note)
+        )
+        if value is not None:
+            evaluation.values[mapping.target_attribute] = value
+    return evaluation
+
+
+def resolve_reference(application, source_attribute, value):
+    """Source objectId(s) → target id(s) through the anchors; unprovisioned references are left out."""
+    object_type = REFERENCE_SOURCES[source_attribute]
+    ids = value if isinstance(value, list) else [value]
+    anchors = dict(
+        TargetAnchor.objects.filter(application=application, object_type=object_type, source_id__in=ids).values_list(
+            "source_id", "target_id"
+        )
+    )
+    resolved = [anchors[i] for i in map(_uuid, ids) if i in anchors]
+    missing = len(ids) - len(resolved)
+    note = f"{missing} referenced object(s) not provisioned yet: left out until they are" if missing else ""
+    if isinstance(value, list):
+        return resolved or None, note
+    return (resolved[0] if resolved else None), note
+
+
+def _uuid(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return value

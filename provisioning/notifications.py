@@ -1,0 +1,65 @@
+"""Email: one message per run that had failures, to the app's Notification Email when the setting is on."""
+
+import logging
+from collections import Counter
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from provisioning.models import ProvisioningLog
+
+log = logging.getLogger(__name__)
+
+
+def _wants_mail(app):
+    return app.notify_on_failure and app.notification_email
+
+
+def logs_link(app, **filters):
+    query = urlencode({k: v for k, v in filters.items() if v not in (None, "")})
+    return f"{settings.PORTAL_BASE_URL.rstrip('/')}{reverse('apps:logs', args=[app.pk])}?{query}"
+
+
+def notify_failures(app, logs, *, cycle=None, on_demand_run=None):
+    """Mail a summary when any object failed in this run; returns True when a message was sent."""
+    failures = [entry for entry in logs if entry.status == ProvisioningLog.Status.FAILURE]
+    if not failures or not _wants_mail(app):
+        return False
+    counts = Counter(entry.get_status_display() for entry in logs)
+    what = f"provisioning cycle {cycle.cycle_id}" if cycle else "on-demand provisioning"
+    link = logs_link(app, status="failure", cycle=cycle.cycle_id if cycle else None, run=on_demand_run.pk if on_demand_run else None)
+    lines = [
+        f"{len(failures)} of {len(logs)} objects failed during {what} of {app.name}.",
+        "",
+        "Counts: " + ", ".join(f"{label} {n}" for label, n in sorted(counts.items())),
+        "",
+        "First failures:",
+        *[f"- {entry.identity}: {entry.error_code} — {entry.error_description}" for entry in failures[:10]],
+        "",
+        f"Open the failed entries in the provisioning logs: {link}",
+    ]
+    return _send(app, f"[Provisioning Portal] {app.name}: {len(failures)} provisioning failure(s)", "\n".join(lines))
+
+
+def notify_cycle_failure(app, cycle):
+    """A cycle that could not run at all (e.g. Test connection failed)."""
+    if not _wants_mail(app):
+        return False
+    link = logs_link(app, cycle=cycle.cycle_id)
+    body = (
+        f"The {cycle.get_kind_display().lower()} of {app.name} failed and provisioned nothing.\n\n"
+        f"{cycle.error}\n\nOverview: {settings.PORTAL_BASE_URL.rstrip('/')}{reverse('apps:overview', args=[app.pk])}\n"
+        f"Provisioning logs: {link}\n"
+    )
+    return _send(app, f"[Provisioning Portal] {app.name}: provisioning cycle failed", body)
+
+
+def _send(app, subject, body):
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [app.notification_email])
+    except Exception:  # a mail server outage must not fail provisioning; the logs still hold everything
+        log.exception("could not send the failure notification for application %s", app.pk)
+        return False
+    return True

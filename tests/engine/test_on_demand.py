@@ -1,0 +1,111 @@
+"""Provision on demand: request validation, the run's live progress, and the real Celery worker path."""
+
+import time
+
+import pytest
+from django.core import mail
+
+from provisioning import tasks
+from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand, search_users
+from provisioning.models import OnDemandRun
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def group_of_seven(scim_app):
+    members = factories.DirectoryUserFactory.create_batch(7)
+    group = factories.DirectoryGroupFactory(display_name="Pilot users", members=members)
+    factories.AssignmentFactory(application=scim_app, user=None, group=group)
+    return group
+
+
+@pytest.mark.parametrize("query", ["Zoë", "Müller", "zoë müller", "zoe.m", "zm@"])
+def test_search_finds_users_by_first_last_display_upn_or_mail(query):
+    user = factories.DirectoryUserFactory(given_name="Zoë", surname="Müller", display_name="Zoë Müller",
+                                          user_principal_name="zoe.m@contoso.example", mail="zm@contoso.example")
+    factories.DirectoryUserFactory(given_name="Other", surname="Person", display_name="Other Person")
+    assert list(search_users(query)) == [user]
+
+
+def test_search_with_empty_query_finds_nothing():
+    factories.DirectoryUserFactory()
+    assert list(search_users("  ")) == []
+
+
+def test_group_members_are_limited_to_five(scim_app, group_of_seven):
+    ids = list(group_of_seven.members.values_list("pk", flat=True))
+    with pytest.raises(OnDemandRequestError, match="at most 5 members of the group: you selected 7"):
+        request_on_demand(scim_app, user_ids=ids, group_id=group_of_seven.pk)
+    run = request_on_demand(scim_app, user_ids=ids[:5], group_id=group_of_seven.pk)
+    assert run.users.count() == 5 and run.state == "queued"
+
+
+def test_users_outside_the_group_are_refused(scim_app, group_of_seven):
+    outsider = factories.DirectoryUserFactory()
+    with pytest.raises(OnDemandRequestError, match="not members of 'Pilot users'"):
+        request_on_demand(scim_app, user_ids=[outsider.pk], group_id=group_of_seven.pk)
+
+
+def test_exactly_one_user_without_a_group(scim_app):
+    a, b = factories.DirectoryUserFactory.create_batch(2)
+    with pytest.raises(OnDemandRequestError, match="Select one user"):
+        request_on_demand(scim_app, user_ids=[a.pk, b.pk])
+    with pytest.raises(OnDemandRequestError, match="Select one user"):
+        request_on_demand(scim_app, user_ids=[])
+
+
+def test_unconfigured_app_is_refused_with_the_fix(db):
+    app = factories.ApplicationFactory(provisioning_mode="manual")
+    user = factories.DirectoryUserFactory()
+    with pytest.raises(OnDemandRequestError, match="Provisioning Mode to Automatic"):
+        request_on_demand(app, user_ids=[user.pk])
+
+
+def test_provision_on_demand_records_progress_and_logs(scim_app, group_of_seven):
+    ids = list(group_of_seven.members.values_list("pk", flat=True))[:5]
+    run = request_on_demand(scim_app, user_ids=ids, group_id=group_of_seven.pk)
+
+    logs = provision_on_demand(run)
+
+    run.refresh_from_db()
+    assert run.state == "completed" and run.finished_at
+    assert len(logs) == 5 and all(log.status == "success" and log.action == "create" for log in logs)
+    assert [entry["log_id"] for entry in run.progress] == [log.pk for log in logs]
+    assert all([s["key"] for s in entry["steps"]] == ["import", "scope", "match", "action"] for entry in run.progress)
+    # Running it again does nothing: the run is no longer queued.
+    assert len(provision_on_demand(run)) == 5
+
+
+def test_connection_failure_shows_the_test_connection_step(scim_app, db):
+    scim_app.set_secret_token("not-the-token")
+    scim_app.notify_on_failure = True
+    scim_app.save()
+    user = factories.DirectoryUserFactory()
+    factories.AssignmentFactory(application=scim_app, user=user)
+    run = request_on_demand(scim_app, user_ids=[user.pk])
+
+    [log] = provision_on_demand(run)
+
+    assert log.status == "failure"
+    assert [s["key"] for s in log.steps] == ["test_connection"]
+    assert len(mail.outbox) == 1
+    assert "not-the-token" not in mail.outbox[0].body
+
+
+def test_task_runs_through_a_real_celery_worker(celery_worker, scim_app):
+    user = factories.DirectoryUserFactory(display_name="Worker Tested")
+    factories.AssignmentFactory(application=scim_app, user=user)
+    run = request_on_demand(scim_app, user_ids=[user.pk])
+
+    tasks.run_on_demand.delay(run.pk)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.state in (OnDemandRun.State.COMPLETED, OnDemandRun.State.FAILED):
+            break
+        time.sleep(0.1)
+    assert run.state == OnDemandRun.State.COMPLETED, run.error
+    assert run.progress[0]["status"] == "success" and run.progress[0]["action"] == "create"

@@ -1,0 +1,264 @@
+"""The per-object pipeline against a real SCIM server (scim2-server): create, skip, update, disable, match failures."""
+
+import json
+
+import httpx
+import pytest
+
+from provisioning.engine.context import INITIATED_BY, RunContext
+from provisioning.engine.pipeline import matching_filter, provision_user
+from provisioning.models import AttributeMapping, ProvisioningLog, TargetAnchor
+from provisioning.scim.connection import ConnectionResult
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def run(app, user, **kwargs):
+    app.refresh_from_db()
+    ctx = RunContext(application=app, initiated_by=INITIATED_BY.ADMIN)
+    try:
+        return provision_user(ctx, user, **kwargs)
+    finally:
+        ctx.close()
+
+
+def target_users(app, token):
+    response = httpx.get(f"{app.tenant_url}/Users", headers={"Authorization": f"Bearer {token}"})
+    return response.json()["Resources"]
+
+
+@pytest.fixture
+def jane(scim_app):
+    user = factories.DirectoryUserFactory(
+        given_name="Jane", surname="Doe", display_name="Jane Doe", user_principal_name="jane@contoso.example",
+        mail="jane@contoso.example", department="Engineering", job_title="Engineer", employee_id="E100",
+    )
+    factories.AssignmentFactory(application=scim_app, user=user)
+    return user
+
+
+def step_keys(log):
+    return [s["key"] for s in log.steps]
+
+
+def test_create_sends_the_mapped_attributes_and_records_four_steps(scim_app, scim_server, jane):
+    log = run(scim_app, jane)
+
+    assert (log.action, log.status) == ("create", "success"), log.error_description
+    assert step_keys(log) == ["import", "scope", "match", "action"]  # Test connection only shows when it fails
+    assert all(s["status"] == "success" for s in log.steps)
+    [created] = target_users(scim_app, scim_server.token)
+    assert created["userName"] == "jane@contoso.example"
+    assert created["active"] is True
+    assert created["name"] == {"givenName": "Jane", "familyName": "Doe", "formatted": "Jane Doe"}
+    assert created["emails"][0]["value"] == "jane@contoso.example"
+    assert created["title"] == "Engineer"
+    assert created[ENTERPRISE]["department"] == "Engineering"
+    assert log.target_id == created["id"]
+    assert TargetAnchor.objects.get(application=scim_app, source_id=jane.object_id).target_id == created["id"]
+    assert {"name": "userName", "old": None, "new": "jane@contoso.example"} in log.modified_properties
+
+
+def test_second_run_of_an_unchanged_user_is_skipped(scim_app, jane):
+    run(scim_app, jane)
+    log = run(scim_app, jane)
+
+    assert (log.action, log.status, log.error_code) == ("other", "skipped", "RedundantExport")
+    assert log.steps[-1]["description"] == "The state of the user in both the source and target systems already match"
+
+
+def test_update_patches_only_the_changed_attributes(scim_app, scim_server, jane):
+    run(scim_app, jane)
+    jane.department = "Sales"
+    jane.job_title = "Account Executive"
+    jane.save()
+
+    log = run(scim_app, jane)
+
+    assert (log.action, log.status) == ("update", "success"), log.error_description
+    changed = {m["name"]: (m["old"], m["new"]) for m in log.modified_properties}
+    assert changed == {f"{ENTERPRISE}:department": ("Engineering", "Sales"), "title": ("Engineer", "Account Executive")}
+    [target] = target_users(scim_app, scim_server.token)
+    assert target[ENTERPRISE]["department"] == "Sales"
+    assert target["title"] == "Account Executive"
+
+
+def test_an_unassigned_user_is_disabled_then_skipped(scim_app, scim_server, jane):
+    run(scim_app, jane)
+    scim_app.assignments.all().delete()
+
+    log = run(scim_app, jane)
+    assert (log.action, log.status) == ("disable", "success"), log.error_description
+    assert "not assigned" in log.steps[1]["description"]
+    [target] = target_users(scim_app, scim_server.token)
+    assert target["active"] is False
+
+    again = run(scim_app, jane)
+    assert (again.action, again.status) == ("other", "skipped")  # disabled once, then no longer managed (as Entra)
+    assert TargetAnchor.objects.get(source_id=jane.object_id).disabled
+
+
+def test_reassigned_user_is_enabled_again(scim_app, scim_server, jane):
+    run(scim_app, jane)
+    scim_app.assignments.all().delete()
+    run(scim_app, jane)
+    factories.AssignmentFactory(application=scim_app, user=jane)
+
+    log = run(scim_app, jane)
+    assert (log.action, log.status) == ("update", "success")
+    assert {"name": "active", "old": "False", "new": "True"} in log.modified_properties
+    assert target_users(scim_app, scim_server.token)[0]["active"] is True
+
+
+def test_unassigned_user_never_provisioned_is_skipped_with_the_reason(scim_app, db):
+    stranger = factories.DirectoryUserFactory(display_name="Sam Stranger")
+    log = run(scim_app, stranger)
+    assert (log.action, log.status, log.error_code) == ("other", "skipped", "EntrySynchronizationSkipped")
+    assert "not assigned" in log.error_description
+    assert step_keys(log) == ["import", "scope"]
+
+
+def test_scoping_filter_reason_names_the_clause(scim_app, jane):
+    user_mapping = scim_app.object_mappings.get(object_type="user")
+    scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping, title="Sales only")
+    factories.ScopingClauseFactory(scoping_filter=scoping_filter, attribute="department", operator="EQUALS", value="Sales")
+
+    log = run(scim_app, jane)
+
+    assert log.status == "skipped"
+    assert "Sales only" in log.error_description and '"Engineering"' in log.error_description
+    scope_rows = log.steps[1]["sections"][0]["rows"]
+    assert any('department EQUALS "Sales"' in row[0] and row[1] == "Failed" for row in scope_rows)
+
+
+def test_disabled_account_is_out_of_scope(scim_app, jane):
+    jane.account_enabled = False
+    jane.save()
+    log = run(scim_app, jane)
+    assert log.status == "skipped" and "disabled in the directory" in log.error_description
+
+
+def test_several_target_matches_fail_and_show_both(scim_app, scim_server, jane):
+    user_mapping = scim_app.object_mappings.get(object_type="user")
+    user_mapping.attribute_mappings.filter(is_matching=True).update(is_matching=False)
+    user_mapping.attribute_mappings.filter(target_attribute="displayName").update(is_matching=True, matching_precedence=1)
+    headers = {"Authorization": f"Bearer {scim_server.token}"}
+    for name in ("jane.one", "jane.two"):
+        httpx.post(f"{scim_app.tenant_url}/Users", headers=headers, json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "displayName": "Jane Doe"}).raise_for_status()
+
+    log = run(scim_app, jane)
+
+    assert (log.status, log.error_code) == ("failure", "DuplicateTargetEntries")
+    assert "2 users" in log.error_description
+    assert log.recommended_fix
+    assert log.steps[2]["key"] == "match" and log.steps[2]["status"] == "failure"
+
+
+def test_existing_target_user_is_matched_not_duplicated(scim_app, scim_server, jane):
+    headers = {"Authorization": f"Bearer {scim_server.token}"}
+    httpx.post(f"{scim_app.tenant_url}/Users", headers=headers, json={
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "jane@contoso.example"}).raise_for_status()
+
+    log = run(scim_app, jane)
+
+    assert (log.action, log.status) == ("update", "success")
+    assert len(target_users(scim_app, scim_server.token)) == 1
+    assert "by userName" in log.steps[2]["description"]
+
+
+def test_stale_anchor_is_rematched(scim_app, scim_server, jane):
+    TargetAnchor.objects.create(application=scim_app, object_type="user", source_id=jane.object_id, target_id="gone")
+    log = run(scim_app, jane)
+    assert (log.action, log.status) == ("create", "success")
+    assert "no longer exists" in log.steps[2]["description"]
+
+
+def test_manager_reference_uses_the_managers_target_id(scim_app, scim_server, jane):
+    boss = factories.DirectoryUserFactory(user_principal_name="boss@contoso.example", display_name="The Boss")
+    factories.AssignmentFactory(application=scim_app, user=boss)
+    jane.manager = boss
+    jane.save()
+    boss_log = run(scim_app, boss)
+    log = run(scim_app, jane)
+
+    assert log.status == "success"
+    jane_target = next(u for u in target_users(scim_app, scim_server.token) if u["userName"] == jane.user_principal_name)
+    assert jane_target[ENTERPRISE]["manager"]["value"] == boss_log.target_id
+
+
+def test_required_attribute_without_value_fails_naming_attribute_and_user(scim_app, jane):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    AttributeMapping.objects.filter(object_mapping=mapping, target_attribute="title").update(required=True)
+    jane.job_title = ""
+    jane.save()
+
+    log = run(scim_app, jane)
+
+    assert (log.status, log.error_code) == ("failure", "MandatoryFieldsMissing")
+    assert "title" in log.error_description and "jane@contoso.example" in log.error_description
+
+
+def test_expression_error_fails_the_object_with_the_attribute(scim_app, jane):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    AttributeMapping.objects.filter(object_mapping=mapping, target_attribute="title").update(
+        mapping_type="expression", expression='DateAdd("d", 1, [jobTitle])'
+    )
+    log = run(scim_app, jane)
+    assert (log.status, log.error_code) == ("failure", "ExpressionEvaluationFailed")
+    assert "title" in log.error_description
+
+
+def test_failed_connection_is_the_only_step_shown(scim_app, jane):
+    failure = ConnectionResult(ok=False, message="The target rejected the Secret Token (HTTP 401).", fix="Generate a new token.",
+                               code="Unauthorized", details=[("HTTP status", "401")], checked_url=scim_app.tenant_url)
+    log = run(scim_app, jane, connection_failure=failure)
+    assert step_keys(log) == ["test_connection"]
+    assert (log.status, log.error_code, log.recommended_fix) == ("failure", "Unauthorized", "Generate a new token.")
+
+
+def test_target_refusal_is_logged_with_code_and_fix(scim_app, scim_server, jane):
+    scim_app.set_secret_token("wrong-token")
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.status == "failure"
+    assert log.error_code and log.recommended_fix
+    assert "wrong-token" not in json.dumps([log.steps, log.error_description, log.recommended_fix])
+
+
+def test_the_secret_token_never_reaches_a_log_entry(scim_app, scim_server, jane):
+    run(scim_app, jane)
+    jane.department = "Finance"
+    jane.save()
+    run(scim_app, jane)
+    dumped = json.dumps(list(ProvisioningLog.objects.values()), default=str)
+    assert scim_server.token not in dumped
+
+
+def test_entra_compatible_app_still_provisions_users(scim_app, scim_server, jane):
+    scim_app.entra_compatible = True
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.status == "success", log.error_description
+
+
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        ("userName", 'a"b', 'userName eq "a\\"b"'),
+        ('emails[type eq "work"].value', "x@y", 'emails[type eq "work" and value eq "x@y"]'),
+        ("externalId", "back\\slash", 'externalId eq "back\\\\slash"'),
+    ],
+)
+def test_matching_filter(path, value, expected):
+    assert matching_filter(path, value) == expected
+
+
+def test_unusable_tenant_url_is_a_logged_failure_not_a_crash(scim_app, jane):
+    scim_app.tenant_url = "ftp://example.invalid/scim"
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.status == "failure" and log.error_code == "InvalidTenantUrl"
+    assert log.recommended_fix
