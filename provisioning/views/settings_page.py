@@ -1,3 +1,106 @@
-"""Views: settings_page (to be written)."""
+"""The Provisioning page: mode, Admin Credentials (+ Test Connection), Settings, Mappings (Administrators only)."""
 
-urlpatterns = []
+from dataclasses import replace
+
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from provisioning import tasks
+from provisioning.engine.connection import test_connection as check_app_connection
+from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
+from provisioning.forms.settings_page import ProvisioningSettingsForm, TestConnectionForm
+from provisioning.models import Application
+from provisioning.roles import administrators_only
+from provisioning.secrets import SecretUnreadable, redact
+
+
+def _mapping_rows(app):
+    rows = []
+    for mapping in app.object_mappings.annotate(attribute_count=Count("attribute_mappings")):
+        try:
+            # The mappings page is another area's; until it is routed the name is shown without a link.
+            href = reverse("apps:mappings", kwargs={"app_id": app.id, "object_type": mapping.object_type})
+        except NoReverseMatch:
+            href = ""
+        rows.append({"mapping": mapping, "href": href})
+    return rows
+
+
+def _page(request, app, form):
+    context = {"app": app, "blade_tab": "provisioning", "form": form, "mapping_rows": _mapping_rows(app)}
+    return render(request, "settings_page/provisioning.html", context)
+
+
+def _switch_provisioning(request, app, *, was_enabled, enable):
+    """Turn Provisioning Status On or Off through the engine, which queues or stops the cycles."""
+    if enable and not was_enabled:
+        cycle = start_provisioning(app, requested_by=request.user)
+        transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.id))
+        return "Provisioning Status is On: the first cycle is queued. Follow it on the Overview page."
+    if was_enabled and not enable:
+        stop_provisioning(app, requested_by=request.user)
+        return "Provisioning Status is Off: no new cycle starts; a running cycle stops after its current object."
+    return ""
+
+
+@administrators_only
+@require_http_methods(["GET", "POST"])
+def provisioning_settings(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    if request.method == "GET":
+        return _page(request, app, ProvisioningSettingsForm(instance=app))
+
+    form = ProvisioningSettingsForm(request.POST, instance=app)
+    if not form.is_valid():
+        # The posted values were copied onto `app`; re-read it so the page shows what is saved.
+        return _page(request, Application.objects.get(pk=app.pk), form)
+    try:
+        with transaction.atomic():
+            app = form.save()
+            switched = _switch_provisioning(request, app, was_enabled=form.saved_enabled, enable=form.enable_requested)
+    except ProvisioningNotConfigured as exc:
+        form.add_error("provisioning_status", str(exc))
+        return _page(request, Application.objects.get(pk=app.pk), form)
+    messages.success(request, " ".join(filter(None, ["Your provisioning settings are saved.", switched])))
+    return redirect("apps:provisioning", app_id=app.id)
+
+
+@administrators_only
+@require_POST
+def test_connection(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    form = TestConnectionForm(request.POST, has_saved_token=app.has_secret_token)
+    result = None
+    if form.is_valid():
+        token = form.cleaned_data["secret_token"]
+        result = check_app_connection(app, tenant_url=form.cleaned_data["tenant_url"], token=token or None)
+        # A typed-in token is never shown back, even if a target echoes it into an error body.
+        result = _redacted(result, token, app)
+    return render(request, "settings_page/provisioning.html#test-result", {"app": app, "test_form": form, "result": result})
+
+
+def _redacted(result, typed_token, app):
+    secrets = [typed_token]
+    if app.has_secret_token:
+        try:
+            secrets.append(app.get_secret_token())
+        except SecretUnreadable:  # nothing readable, so nothing that could leak
+            pass
+    return replace(
+        result,
+        message=redact(result.message, *secrets),
+        fix=redact(result.fix, *secrets),
+        details=[(name, redact(str(value), *secrets)) for name, value in result.details],
+        checked_url=redact(result.checked_url, *secrets),
+        warnings=tuple(redact(w, *secrets) for w in result.warnings),
+    )
+
+
+urlpatterns = [
+    path("apps/<int:app_id>/provisioning/", provisioning_settings, name="provisioning"),
+    path("apps/<int:app_id>/provisioning/test-connection/", test_connection, name="test_connection"),
+]

@@ -1,0 +1,142 @@
+"""The Provisioning page (Entra's classic flow): mode, admin credentials, settings; and Test Connection."""
+
+from django import forms
+
+from provisioning.models import Application
+
+TENANT_URL_EXAMPLE = "https://app.example.com/scim/v2"
+TENANT_URL_INVALID = f"Tenant URL is not a valid URL: enter your app's SCIM base URL, e.g. {TENANT_URL_EXAMPLE}"
+MANUAL_REFUSED = "To stop provisioning, set Provisioning Status to Off"
+
+
+class ProvisioningSettingsForm(forms.ModelForm):
+    """Everything the Save button stores. Provisioning Status is not a model field here on purpose:
+    the view switches it through the engine (start_provisioning / stop_provisioning), which also
+    queues or stops cycles."""
+
+    provisioning_mode = forms.ChoiceField(
+        label="Provisioning Mode", choices=Application.Mode.choices, widget=forms.RadioSelect
+    )
+    # Write-only: never rendered back (render_value=False), blank keeps the saved token.
+    secret_token = forms.CharField(
+        label="Secret Token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    scope = forms.ChoiceField(label="Scope", choices=Application.Scope.choices)
+    provisioning_status = forms.ChoiceField(
+        label="Provisioning Status", choices=[("on", "On"), ("off", "Off")], widget=forms.RadioSelect
+    )
+
+    class Meta:
+        model = Application
+        fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope"]
+        error_messages = {
+            "tenant_url": {
+                "invalid": TENANT_URL_INVALID,
+                "max_length": "Tenant URL is too long: use at most %(limit_value)d characters.",
+            },
+            "notification_email": {
+                "invalid": "Notification Email is not a valid email address: enter one address, e.g. oncall@contoso.com",
+            },
+        }
+
+    def __init__(self, *args, instance, **kwargs):
+        # What is saved now, before the posted values are copied onto the instance.
+        self.saved_mode = instance.provisioning_mode
+        self.saved_enabled = instance.provisioning_enabled
+        self.has_saved_token = instance.has_secret_token
+        kwargs.setdefault("initial", {})["provisioning_status"] = "on" if instance.provisioning_enabled else "off"
+        super().__init__(*args, instance=instance, **kwargs)
+        self.fields["provisioning_mode"].error_messages["required"] = (
+            "Provisioning Mode is required: choose Manual or Automatic."
+        )
+        self.fields["provisioning_status"].error_messages["required"] = (
+            "Provisioning Status is required: choose On or Off."
+        )
+        self.fields["scope"].error_messages["invalid_choice"] = (
+            "Scope is not one of the choices: choose “Sync only assigned users and groups” or “Sync all users and groups”."
+        )
+
+    @property
+    def manual_locked(self):
+        """Entra: once Automatic is saved there is no way back to Manual; turning provisioning Off is the way to stop."""
+        return self.saved_mode == Application.Mode.AUTOMATIC
+
+    @property
+    def enable_requested(self):
+        return self.cleaned_data.get("provisioning_status") == "on"
+
+    def clean(self):
+        cleaned = super().clean()
+        mode = cleaned.get("provisioning_mode")
+        if mode == Application.Mode.MANUAL and self.manual_locked:
+            self.add_error(
+                "provisioning_mode",
+                f"Provisioning Mode cannot go back to Manual once Automatic has been saved. {MANUAL_REFUSED}.",
+            )
+        if mode == Application.Mode.AUTOMATIC:
+            if not cleaned.get("tenant_url") and "tenant_url" not in self.errors:
+                self.add_error(
+                    "tenant_url",
+                    "Tenant URL is required for Automatic provisioning: enter your app's SCIM base URL, "
+                    f"e.g. {TENANT_URL_EXAMPLE}",
+                )
+            if not cleaned.get("secret_token") and not self.has_saved_token:
+                self.add_error(
+                    "secret_token",
+                    "Secret Token is required for Automatic provisioning: enter the bearer token your app "
+                    "issued for provisioning.",
+                )
+        if cleaned.get("notify_on_failure") and not cleaned.get("notification_email") and "notification_email" not in self.errors:
+            self.add_error(
+                "notification_email",
+                "Notification Email is required when “Send an email notification when a failure occurs” is on: "
+                "enter the address that should get failure alerts, or clear the checkbox.",
+            )
+        if cleaned.get("provisioning_status") == "on" and mode != Application.Mode.AUTOMATIC and mode:
+            self.add_error(
+                "provisioning_status",
+                "Provisioning Status can be On only in Automatic mode: set Provisioning Mode to Automatic and "
+                "enter the Admin Credentials, or leave Provisioning Status Off.",
+            )
+        return cleaned
+
+    def save(self, commit=True):
+        app = super().save(commit=False)
+        if self.cleaned_data.get("secret_token"):
+            app.set_secret_token(self.cleaned_data["secret_token"])
+        if commit:
+            app.save()
+        return app
+
+
+class TestConnectionForm(forms.Form):
+    """The Tenant URL and Secret Token as typed (unsaved); a blank token means the saved one."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    # A CharField, not a URLField: the connection check explains a malformed URL better than "invalid".
+    tenant_url = forms.CharField(
+        label="Tenant URL",
+        max_length=512,
+        strip=True,
+        error_messages={
+            "required": f"Tenant URL is required to test the connection: enter your app's SCIM base URL, e.g. {TENANT_URL_EXAMPLE}",
+            "max_length": "Tenant URL is too long: use at most %(limit_value)d characters.",
+        },
+    )
+    secret_token = forms.CharField(label="Secret Token", required=False, strip=True)
+
+    def __init__(self, *args, has_saved_token, **kwargs):
+        self.has_saved_token = has_saved_token
+        super().__init__(*args, **kwargs)
+
+    def clean_secret_token(self):
+        token = self.cleaned_data["secret_token"]
+        if not token and not self.has_saved_token:
+            raise forms.ValidationError(
+                "Secret Token is required to test the connection: enter the bearer token your app issued for provisioning."
+            )
+        return token

@@ -1,0 +1,315 @@
+"""The Provisioning page: Entra's classic flow, its validation, the write-only Secret Token, Test Connection."""
+
+import pytest
+from django.urls import NoReverseMatch, reverse
+
+from provisioning.models import Application, ProvisioningCycle
+from tests import factories
+from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "tok-7f3c9a1b-DISTINCTIVE-secret-4e2d"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(app):
+    return reverse("apps:provisioning", args=[app.id])
+
+
+def connection_url(app):
+    return reverse("apps:test_connection", args=[app.id])
+
+
+
+
+def settings_data(**overrides):
+    data = {
+        "provisioning_mode": "automatic",
+        "tenant_url": "https://app.example.com/scim/v2",
+        "secret_token": "",
+        "notification_email": "",
+        "scope": "assigned",
+        "provisioning_status": "off",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def manual_app(db):
+    return factories.ApplicationFactory(
+        name="Contoso HR", provisioning_mode=Application.Mode.MANUAL, tenant_url="", secret_token="", notification_email=""
+    )
+
+
+@pytest.fixture
+def automatic_app(db):
+    return factories.ApplicationFactory(name="Contoso HR", secret_token=TOKEN)
+
+
+# ---- Access ----------------------------------------------------------------------------------
+
+
+def test_administrators_see_every_section(admin_client, automatic_app):
+    response = admin_client.get(url(automatic_app))
+    assert response.status_code == 200
+    body = response.content.decode()
+    for text in [
+        "Provisioning Mode", "Admin Credentials", "Tenant URL", "Secret Token", "Entra-compatible requests",
+        "Test Connection", "Mappings", "Notification Email", "Send an email notification when a failure occurs",
+        "Sync only assigned users and groups", "Sync all users and groups", "Provisioning Status", "Save", "Discard",
+    ]:
+        assert text in body, text
+    assert automatic_app.tenant_url in body
+
+
+def test_helpdesk_gets_403_on_every_request(helpdesk_client, automatic_app):
+    assert helpdesk_client.get(url(automatic_app)).status_code == 403
+    assert helpdesk_client.post(url(automatic_app), settings_data()).status_code == 403
+    assert helpdesk_client.post(connection_url(automatic_app), {"tenant_url": "https://x.example"}, **HTMX).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, automatic_app):
+    for response in (client.get(url(automatic_app)), client.post(connection_url(automatic_app))):
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_an_unknown_app_is_404(admin_client):
+    assert admin_client.get("/apps/987654/provisioning/").status_code == 404
+
+
+def test_it_lists_the_object_mappings_read_only(admin_client, automatic_app):
+    body = admin_client.get(url(automatic_app)).content.decode()
+    users = automatic_app.object_mappings.get(object_type="user")
+    assert "Provision Directory Users" in body and "Provision Directory Groups" in body
+    assert users.target_object in body
+    assert f'<td class="num">{users.attribute_mappings.count()}</td>' in body
+    try:
+        href = reverse("apps:mappings", kwargs={"app_id": automatic_app.id, "object_type": "user"})
+    except NoReverseMatch:
+        href = None
+    if href:
+        assert f'href="{href}"' in body
+
+
+# ---- Saving ---------------------------------------------------------------------------------
+
+
+def test_it_saves_automatic_mode_with_credentials(admin_client, manual_app):
+    response = admin_client.post(
+        url(manual_app),
+        settings_data(secret_token=TOKEN, notification_email="ops@contoso.example", notify_on_failure="on", entra_compatible="on"),
+    )
+    assert response.status_code == 302 and response["Location"] == url(manual_app)
+    manual_app.refresh_from_db()
+    assert manual_app.provisioning_mode == Application.Mode.AUTOMATIC
+    assert manual_app.tenant_url == "https://app.example.com/scim/v2"
+    assert manual_app.get_secret_token() == TOKEN
+    assert TOKEN not in manual_app.secret_token_encrypted
+    assert manual_app.entra_compatible and manual_app.notify_on_failure
+    assert manual_app.notification_email == "ops@contoso.example"
+    follow = admin_client.get(url(manual_app)).content.decode()
+    assert "Your provisioning settings are saved." in follow
+    assert "A secret token is saved. Enter a new one to replace it." in follow
+
+
+def test_a_blank_secret_token_keeps_the_saved_one(admin_client, automatic_app):
+    response = admin_client.post(url(automatic_app), settings_data(tenant_url="https://other.example.com/scim/v2"))
+    assert response.status_code == 302
+    automatic_app.refresh_from_db()
+    assert automatic_app.get_secret_token() == TOKEN
+    assert automatic_app.tenant_url == "https://other.example.com/scim/v2"
+
+
+def test_a_new_secret_token_replaces_the_saved_one(admin_client, automatic_app):
+    admin_client.post(url(automatic_app), settings_data(secret_token="replacement-token"))
+    automatic_app.refresh_from_db()
+    assert automatic_app.get_secret_token() == "replacement-token"
+
+
+def test_it_saves_the_scope(admin_client, automatic_app):
+    admin_client.post(url(automatic_app), settings_data(scope="all"))
+    automatic_app.refresh_from_db()
+    assert automatic_app.scope == Application.Scope.ALL
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            settings_data(tenant_url="", secret_token="abc"),
+            "Tenant URL is required for Automatic provisioning: enter your app&#x27;s SCIM base URL, "
+            "e.g. https://app.example.com/scim/v2",
+        ),
+        (
+            settings_data(),
+            "Secret Token is required for Automatic provisioning: enter the bearer token your app issued for provisioning.",
+        ),
+        (
+            settings_data(tenant_url="not a url", secret_token="abc"),
+            "Tenant URL is not a valid URL: enter your app&#x27;s SCIM base URL, e.g. https://app.example.com/scim/v2",
+        ),
+        (
+            settings_data(secret_token="abc", notify_on_failure="on"),
+            "Notification Email is required when “Send an email notification when a failure occurs” is on",
+        ),
+        (
+            settings_data(secret_token="abc", notification_email="not-an-email"),
+            "Notification Email is not a valid email address: enter one address, e.g. oncall@contoso.com",
+        ),
+        (
+            settings_data(provisioning_mode="manual", tenant_url="", provisioning_status="on"),
+            "Provisioning Status can be On only in Automatic mode: set Provisioning Mode to Automatic",
+        ),
+        (settings_data(provisioning_mode=None, secret_token="abc"), "Provisioning Mode is required: choose Manual or Automatic."),
+        (settings_data(provisioning_status=None, secret_token="abc"), "Provisioning Status is required: choose On or Off."),
+        (settings_data(scope="everyone", secret_token="abc"), "Scope is not one of the choices"),
+    ],
+)
+def test_each_validation_error_names_the_field_and_the_fix(admin_client, manual_app, data, message):
+    response = admin_client.post(url(manual_app), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Your settings were not saved." in body
+    assert message in body
+    manual_app.refresh_from_db()
+    assert manual_app.provisioning_mode == Application.Mode.MANUAL
+    assert not manual_app.provisioning_enabled
+
+
+def test_a_saved_token_satisfies_automatic_mode(admin_client, automatic_app):
+    assert admin_client.post(url(automatic_app), settings_data()).status_code == 302
+
+
+# ---- Automatic cannot go back to Manual -------------------------------------------------------
+
+
+def test_manual_is_disabled_with_the_explanation_once_automatic_is_saved(admin_client, automatic_app):
+    body = admin_client.get(url(automatic_app)).content.decode()
+    assert 'value="manual" id="id_provisioning_mode_0" disabled' in body
+    assert "To stop provisioning, set Provisioning Status to Off" in body
+
+
+def test_manual_is_selectable_while_the_app_is_manual(admin_client, manual_app):
+    body = admin_client.get(url(manual_app)).content.decode()
+    assert 'value="manual" id="id_provisioning_mode_0" checked>' in body
+
+
+def test_a_forged_post_back_to_manual_is_refused(admin_client, automatic_app):
+    response = admin_client.post(url(automatic_app), settings_data(provisioning_mode="manual"))
+    assert response.status_code == 200
+    assert (
+        "Provisioning Mode cannot go back to Manual once Automatic has been saved. "
+        "To stop provisioning, set Provisioning Status to Off." in response.content.decode()
+    )
+    automatic_app.refresh_from_db()
+    assert automatic_app.provisioning_mode == Application.Mode.AUTOMATIC
+
+
+# ---- Provisioning Status through the engine ----------------------------------------------------
+
+
+def test_switching_on_starts_provisioning_and_enqueues_the_cycle_on_commit(
+    admin_client, admin_user, automatic_app, django_capture_on_commit_callbacks  # noqa: F811
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(url(automatic_app), settings_data(provisioning_status="on"))
+    assert response.status_code == 302
+    automatic_app.refresh_from_db()
+    assert automatic_app.provisioning_enabled
+    cycle = automatic_app.cycles.get()
+    assert cycle.state == ProvisioningCycle.State.QUEUED
+    assert cycle.requested_by == admin_user
+    assert len(callbacks) == 1
+    assert "Provisioning Status is On" in admin_client.get(url(automatic_app)).content.decode()
+
+
+def test_switching_off_stops_provisioning(admin_client, db):
+    app = factories.ApplicationFactory(provisioning_enabled=True, job_status=Application.JobStatus.ACTIVE)
+    queued = factories.ProvisioningCycleFactory(application=app)
+    response = admin_client.post(url(app), settings_data(provisioning_status="off"))
+    assert response.status_code == 302
+    app.refresh_from_db()
+    queued.refresh_from_db()
+    assert not app.provisioning_enabled
+    assert app.job_status == Application.JobStatus.PAUSED
+    assert queued.state == ProvisioningCycle.State.STOPPED
+
+
+def test_saving_with_status_unchanged_starts_nothing(admin_client, automatic_app):
+    admin_client.post(url(automatic_app), settings_data())
+    assert not automatic_app.cycles.exists()
+
+
+# ---- The Secret Token never leaves the server ----------------------------------------------------
+
+
+def test_the_secret_token_is_never_in_any_response(admin_client, automatic_app):
+    bodies = [
+        admin_client.get(url(automatic_app)),
+        admin_client.post(url(automatic_app), settings_data(secret_token=TOKEN, tenant_url="")),  # error re-render
+        admin_client.post(url(automatic_app), settings_data(secret_token=TOKEN, notify_on_failure="on")),
+        admin_client.post(url(automatic_app), settings_data(secret_token=TOKEN), follow=True),  # saved, then the page
+        admin_client.post(connection_url(automatic_app), {"tenant_url": "http://127.0.0.1:9/scim/v2", "secret_token": TOKEN}, **HTMX),
+        admin_client.post(connection_url(automatic_app), {"tenant_url": "http://127.0.0.1:9/scim/v2", "secret_token": ""}, **HTMX),
+        admin_client.post(connection_url(automatic_app), {"tenant_url": "", "secret_token": TOKEN}, **HTMX),
+        admin_client.get(reverse("apps:list")),
+    ]
+    for response in bodies:
+        assert response.status_code == 200
+        assert TOKEN not in response.content.decode()
+
+
+def test_the_token_input_is_never_prefilled(admin_client, automatic_app):
+    body = admin_client.post(url(automatic_app), settings_data(secret_token="typed-but-invalid-form", tenant_url="")).content.decode()
+    assert 'type="password" name="secret_token" id="id_secret_token" value=""' in body
+    assert "typed-but-invalid-form" not in body
+
+
+# ---- Test Connection ----------------------------------------------------------------------------
+
+
+def test_test_connection_succeeds_against_the_real_scim_server(admin_client, scim_app):
+    response = admin_client.post(connection_url(scim_app), {"tenant_url": scim_app.tenant_url, "secret_token": ""}, **HTMX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body  # the partial only: swapped in place, no page reload
+    assert 'id="test-result"' in body
+    assert "msgbar-success" in body
+    assert "The supplied credentials are authorized to enable provisioning" in body
+
+
+def test_test_connection_uses_the_typed_token_over_the_saved_one(admin_client, scim_server, scim_tenant_url):
+    app = factories.ApplicationFactory(tenant_url=scim_tenant_url, secret_token="stale-token")
+    body = admin_client.post(connection_url(app), {"tenant_url": scim_tenant_url, "secret_token": scim_server.token}, **HTMX).content.decode()
+    assert "The supplied credentials are authorized to enable provisioning" in body
+    assert scim_server.token not in body
+
+
+def test_test_connection_failure_shows_message_fix_and_details_inline(admin_client, scim_app):
+    wrong = "wrong-token-9d8e7f-DISTINCTIVE"
+    response = admin_client.post(connection_url(scim_app), {"tenant_url": scim_app.tenant_url, "secret_token": wrong}, **HTMX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body
+    assert "msgbar-error" in body
+    assert "<strong>Fix:</strong>" in body
+    assert "<dt>Checked</dt>" in body
+    assert "authorized to enable provisioning" not in body
+    assert wrong not in body
+
+
+def test_test_connection_requires_a_tenant_url(admin_client, automatic_app):
+    body = admin_client.post(connection_url(automatic_app), {"tenant_url": "  ", "secret_token": ""}, **HTMX).content.decode()
+    assert "The connection was not tested." in body
+    assert "Tenant URL is required to test the connection" in body
+
+
+def test_test_connection_requires_a_token_when_none_is_saved(admin_client, manual_app):
+    body = admin_client.post(connection_url(manual_app), {"tenant_url": "https://app.example.com/scim/v2"}, **HTMX).content.decode()
+    assert "Secret Token is required to test the connection" in body
+
+
+def test_test_connection_only_answers_post(admin_client, automatic_app):
+    assert admin_client.get(connection_url(automatic_app)).status_code == 405
