@@ -300,7 +300,8 @@ def _create(ctx, user, attributes, object_mapping, recorder, outcome):
         raise from_scim_error(exc, f"create User '{name}' in {ctx.application.name}") from exc
     outcome.target_id = created["id"]
     _save_anchor(ctx, user, created["id"], disabled=False)
-    recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {ctx.application.name} (id {created['id']})", _modified_section(outcome.modified))
+    recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {ctx.application.name} (id {created['id']})",
+                    _modified_section(outcome.modified) + _evaluation_section(evaluation))
 
 
 def _update(ctx, user, attributes, object_mapping, target, recorder, outcome):
@@ -310,7 +311,7 @@ def _update(ctx, user, attributes, object_mapping, target, recorder, outcome):
     changes = payload.diff(evaluation.values, target)
     if not changes:
         recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
-                        [section("Evaluated attributes", ["Target attribute", "Value"], [(a.target, a.display or a.value) for a in evaluation.attributes])])
+                        _evaluation_section(evaluation))
         raise Skip("RedundantExport", f"'{name}' is already up to date in {ctx.application.name}: nothing to change.")
     outcome.action = Action.UPDATE
     outcome.modified = _modified(((c.path, c.old, c.new) for c in changes), evaluation.redacted)
@@ -323,7 +324,8 @@ def _update(ctx, user, attributes, object_mapping, target, recorder, outcome):
     except ScimError as exc:
         recorder.record(ACTION, FAILURE, f"Failed to update User '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
         raise from_scim_error(exc, f"update User '{name}' in {ctx.application.name}") from exc
-    recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {ctx.application.name}: {len(changes)} attribute(s) changed", _modified_section(outcome.modified))
+    recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {ctx.application.name}: {len(changes)} attribute(s) changed",
+                    _modified_section(outcome.modified) + _evaluation_section(evaluation))
 
 
 def _disable(ctx, user, target, anchor, recorder, outcome, reason):
@@ -369,6 +371,15 @@ def _modified_section(modified):
     if not modified:
         return []
     return [section("Modified attributes", ["Attribute", "Old value", "New value"], [(m["name"], m["old"], m["new"]) for m in modified])]
+
+
+def _evaluation_section(evaluation):
+    """Every mapping's evaluated value, as the expression tester shows it (Redact → [Redact])."""
+    rows = [
+        (a.target, a.source, a.display if a.display else a.value, a.note or ("" if a.value is not None else "null: does not flow"))
+        for a in evaluation.attributes
+    ]
+    return [section("Attribute mappings evaluated", ["Target attribute", "Source or expression", "Value", "Note"], rows)]
 
 
 def _flatten(resource, prefix=""):

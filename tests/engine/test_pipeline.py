@@ -262,3 +262,23 @@ def test_unusable_tenant_url_is_a_logged_failure_not_a_crash(scim_app, jane):
     log = run(scim_app, jane)
     assert log.status == "failure" and log.error_code == "InvalidTenantUrl"
     assert log.recommended_fix
+
+
+def test_redacted_values_flow_but_logs_show_redact(scim_app, scim_server, jane):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    AttributeMapping.objects.filter(object_mapping=mapping, target_attribute="title").update(
+        mapping_type="expression", expression="Redact([jobTitle])"
+    )
+    jane.job_title = "Secret Agent"
+    jane.save()
+    log = run(scim_app, jane)
+    assert log.status == "success", log.error_description
+    assert target_users(scim_app, scim_server.token)[0]["title"] == "Secret Agent"
+    assert {"name": "title", "old": None, "new": "[Redact]"} in log.modified_properties
+    assert "Secret Agent" not in json.dumps(log.steps[-1])
+
+
+def test_perform_action_details_show_each_mapping_evaluated(scim_app, jane):
+    log = run(scim_app, jane)
+    evaluated = next(s for s in log.steps[-1]["sections"] if s["title"] == "Attribute mappings evaluated")
+    assert ["name.formatted", 'Join(" ", [givenName], [surname])', "Jane Doe", ""] in evaluated["rows"]
