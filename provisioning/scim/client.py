@@ -8,6 +8,7 @@ before they reach an error, and nothing logs headers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import certifi
 import httpx
 
 from provisioning.scim.errors import (
@@ -175,6 +177,12 @@ def token_problem(token: str) -> str | None:
     return None
 
 
+@functools.cache
+def _default_ssl_context():
+    # Loading the CA bundle costs ~60 ms; one shared context keeps on-demand provisioning fast.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class ScimClient:
     """One target: `ScimClient(tenant_url, token)`, used as a context manager or closed with .close()."""
 
@@ -212,6 +220,7 @@ class ScimClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
             follow_redirects=False,
+            verify=_default_ssl_context(),
         )
 
     def __repr__(self):
