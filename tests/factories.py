@@ -19,17 +19,21 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def role(obj, create, extracted, **kwargs):
-        if extracted:
-            obj.groups.add(Group.objects.get_or_create(name=extracted)[0])
-        obj.save()
+        _give_role(obj, extracted)
+
+
+def _give_role(user, role):
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    user.save()
 
 
 class AdministratorFactory(UserFactory):
-    role = ADMINISTRATORS
+    role = factory.PostGeneration(lambda obj, create, extracted, **kwargs: _give_role(obj, extracted or ADMINISTRATORS))
 
 
 class HelpdeskFactory(UserFactory):
-    role = HELPDESK
+    role = factory.PostGeneration(lambda obj, create, extracted, **kwargs: _give_role(obj, extracted or HELPDESK))
 
 
 class DirectoryUserFactory(factory.django.DjangoModelFactory):

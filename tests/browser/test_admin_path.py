@@ -1,0 +1,93 @@
+"""The admin's path in real Chromium: sign in, Test Connection, provision a user on demand, open its log entry.
+
+Drives Debian's chromium through Playwright against a live server, a real Celery worker and a real
+scim2-server; saves a screenshot of each page under test-artifacts/screenshots/ (look at them).
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests import factories
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery staple"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the browser test: apt-get install chromium (make test installs it)")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def shot(page, name):
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_log(
+    live_server, celery_worker, scim_app, browser_page
+):
+    admin = factories.AdministratorFactory(username="ada")
+    jane = factories.DirectoryUserFactory(
+        given_name="Zoë", surname="Müller", display_name="Zoë Müller", user_principal_name="zoe.muller@contoso.example",
+        mail="zoe.muller@contoso.example", department="Engineering", job_title="Engineer",
+    )
+    factories.AssignmentFactory(application=scim_app, user=jane)
+    page = browser_page
+
+    page.goto(f"{live_server.url}/login/")
+    shot(page, "01-sign-in")
+    page.fill("input[name=username]", admin.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.get_by_text("Enterprise applications").first.is_visible()
+    shot(page, "02-enterprise-applications")
+
+    page.get_by_role("link", name=scim_app.name).first.click()
+    page.get_by_text("Current cycle status").first.wait_for()
+    shot(page, "03-overview")
+
+    page.get_by_role("link", name="Provisioning", exact=True).first.click()
+    page.get_by_role("button", name="Test Connection").click()
+    page.get_by_text("The supplied credentials are authorized to enable provisioning").wait_for()
+    shot(page, "04-provisioning-test-connection")
+    assert scim_app.get_secret_token() not in page.content()
+
+    page.get_by_role("link", name="Provision on demand").first.click()
+    page.fill("#od-search", "Zoë")
+    page.get_by_text("zoe.muller@contoso.example").first.wait_for()
+    page.locator("input[name=pick][value^='user:']").first.check()
+    page.locator("#od-provision").wait_for()
+    page.click("#od-provision")
+    page.get_by_text(re.compile(r"was created in")).first.wait_for(timeout=30_000)
+    for step in ("Import user", "Determine if user is in scope", "Match user between source and target system", "Perform action"):
+        assert page.get_by_text(step).first.is_visible(), step
+    page.locator("summary", has_text="View details").last.click()
+    shot(page, "05-provision-on-demand")
+
+    page.get_by_role("link", name=re.compile("provisioning logs", re.I)).last.click()
+    page.get_by_text("Zoë Müller").first.wait_for()
+    shot(page, "06-log-entry")
+    assert "zoe.muller@contoso.example" in page.content()
