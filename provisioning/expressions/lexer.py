@@ -16,6 +16,8 @@ _NUMBER = re.compile(r"-?[0-9]+")
 _HEX = re.compile(r"&[Hh]([0-9A-Fa-f]+)")
 _SPACE = re.compile(r"\s+")
 _OPERATORS = ("<>", ">=", "<=", "=", ">", "<")
+_DIGITS = "0123456789"
+_DIGITS_NONEMPTY = tuple(_DIGITS)  # "in" on a tuple: the empty string (end of text) is not a digit
 _CURLY_QUOTES = "\u201c\u201d\u201e\u00ab\u00bb"
 
 
@@ -70,7 +72,7 @@ def tokenize(source: str) -> list[Token]:
             token = _attribute(source, position)
             tokens.append(token)
             position += len(token.text)
-        elif char.isdigit() or (char == "-" and source[position + 1 : position + 2].isdigit()):
+        elif char in _DIGITS_NONEMPTY or (char == "-" and source[position + 1 : position + 2] in _DIGITS_NONEMPTY):
             token = _number(source, position)
             tokens.append(token)
             position += len(token.text)
@@ -129,7 +131,7 @@ def _attribute(source: str, start: int) -> Token:
 def _number(source: str, start: int) -> Token:
     match = _NUMBER.match(source, start)
     end = match.end()
-    if source[end : end + 1] == "." and source[end + 1 : end + 2].isdigit():
+    if source[end : end + 1] == "." and source[end + 1 : end + 2] in _DIGITS_NONEMPTY:
         _fail(source, start, "decimal number {at}: only whole numbers are supported; use a whole number, or a string such as \"1.5\"")
     return Token(NUMBER, int(match.group(0)), start, match.group(0))
 
