@@ -1,3 +1,100 @@
-"""Views: overview (to be written)."""
+"""Overview: the current cycle's progress and counts, statistics to date, Start / Stop provisioning."""
 
-urlpatterns = []
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from provisioning import tasks
+from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
+from provisioning.engine.status import overview
+from provisioning.models import Application, ProvisioningCycle, ProvisioningLog
+from provisioning.roles import administrators_only, readers_only
+
+# The count table's rows and columns, in the blade's order.
+COUNT_ACTIONS = [
+    ProvisioningLog.Action.CREATE,
+    ProvisioningLog.Action.UPDATE,
+    ProvisioningLog.Action.DISABLE,
+    ProvisioningLog.Action.DELETE,
+    ProvisioningLog.Action.OTHER,
+]
+COUNT_STATUSES = [ProvisioningLog.Status.SUCCESS, ProvisioningLog.Status.FAILURE, ProvisioningLog.Status.SKIPPED]
+
+
+def count_table(counts):
+    """The cycle's counts as rows of actions × status columns; Warning gets a column only when there are any."""
+    by_key = {(c.action, c.status): c.n for c in counts}
+    statuses = list(COUNT_STATUSES)
+    if any(status == ProvisioningLog.Status.WARNING and n for (_, status), n in by_key.items()):
+        statuses.append(ProvisioningLog.Status.WARNING)
+    rows = [
+        {"action": action, "label": action.label, "cells": [{"status": s, "n": by_key.get((action, s), 0)} for s in statuses]}
+        for action in COUNT_ACTIONS
+    ]
+    return {"statuses": statuses, "rows": rows, "total": sum(by_key.values())}
+
+
+def _context(app):
+    status = overview(app)
+    return {
+        "app": app,
+        "blade_tab": "overview",
+        "ov": status,
+        "counts": count_table(status.counts),
+        "cycle_failed": bool(status.cycle and status.cycle.state == ProvisioningCycle.State.FAILED),
+    }
+
+
+@require_GET
+@readers_only
+def overview_page(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    return render(request, "overview/overview.html", _context(app))
+
+
+@require_GET
+@readers_only
+def overview_status(request, app_id):
+    """The polled region: the page asks for it every second while a cycle runs."""
+    app = get_object_or_404(Application, pk=app_id)
+    return render(request, "overview/overview.html#cycle-status", _context(app))
+
+
+@require_POST
+@administrators_only
+def start(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    try:
+        cycle = start_provisioning(app, requested_by=request.user)
+    except ProvisioningNotConfigured as exc:
+        messages.error(request, str(exc))
+        return redirect("apps:overview", app.id)
+    kind = cycle.get_kind_display().lower()
+    if cycle.state == ProvisioningCycle.State.QUEUED:
+        # A queued cycle may be enqueued twice (Start pressed again): run_cycle claims it only once.
+        transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.id))
+        messages.success(request, f"Provisioning started: the {kind} is queued and starts when a worker picks it up.")
+    else:
+        messages.info(request, f"Provisioning is on: the {kind} is already running.")
+    return redirect("apps:overview", app.id)
+
+
+@require_POST
+@administrators_only
+def stop(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    stop_provisioning(app, requested_by=request.user)
+    messages.success(
+        request, "Provisioning stopped. A running cycle finishes the object it is working on; no further cycles run."
+    )
+    return redirect("apps:overview", app.id)
+
+
+urlpatterns = [
+    path("apps/<int:app_id>/", overview_page, name="overview"),
+    path("apps/<int:app_id>/status/", overview_status, name="overview_status"),
+    path("apps/<int:app_id>/start/", start, name="start"),
+    path("apps/<int:app_id>/stop/", stop, name="stop"),
+]

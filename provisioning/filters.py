@@ -1,0 +1,144 @@
+"""Filters of the Provisioning logs page, as Entra offers them: Date, Status, Action, Identity, Cycle ID, Change ID.
+
+Every filter lives in the query string, so a filtered view can be shared (the failure email links here with
+`?status=failure&cycle=<Cycle ID>` or `&run=<on-demand run>`). Bad values become form errors that name the
+filter and say what to enter; the view shows them instead of a table.
+"""
+
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from provisioning.models import ProvisioningLog
+
+# Entra's date presets, newest window first; "" (Any time) is ours: old cycles linked from emails stay visible.
+DATE_PRESETS = [
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("30d", "30 days"),
+    ("1m", "One month"),
+    ("custom", "Custom time interval"),
+]
+_PRESET_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+def _one_month_before(moment):
+    """The same day and time one calendar month earlier (31 March → 28/29 February)."""
+    year, month = (moment.year, moment.month - 1) if moment.month > 1 else (moment.year - 1, 12)
+    for day in (moment.day, 30, 29, 28):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has 28 days")
+
+
+class LogFilterForm(forms.Form):
+    """Cross-field checks the single filters cannot make: a custom interval needs an order and an end."""
+
+    def clean(self):
+        cleaned = super().clean()
+        date = cleaned.get("date")
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if date == "custom" and not (start or end) and not self.has_error("start") and not self.has_error("end"):
+            self.add_error("start", "Enter a start or an end (or both) for a custom time interval.")
+        if date and date != "custom" and (start or end):
+            self.add_error("date", "Start and end apply to a custom time interval: choose Custom time interval.")
+        if start and end and start > end:
+            self.add_error("end", "The end must be after the start.")
+        return cleaned
+
+
+class ProvisioningLogFilterSet(django_filters.FilterSet):
+    date = django_filters.ChoiceFilter(
+        label="Date",
+        choices=DATE_PRESETS,
+        empty_label="Any time",
+        method="filter_date",
+        error_messages={"invalid_choice": "Choose a date range from the list (%(value)s is not one)."},
+    )
+    start = django_filters.IsoDateTimeFilter(
+        field_name="created_at",
+        lookup_expr="gte",
+        label="Start",
+        error_messages={"invalid": "Enter the start as a date and time, e.g. 2025-11-23T09:00."},
+    )
+    end = django_filters.IsoDateTimeFilter(
+        field_name="created_at",
+        lookup_expr="lte",
+        label="End",
+        error_messages={"invalid": "Enter the end as a date and time, e.g. 2025-11-23T18:00."},
+    )
+    status = django_filters.ChoiceFilter(
+        label="Status",
+        choices=ProvisioningLog.Status.choices,
+        empty_label="All",
+        error_messages={"invalid_choice": "Status must be Success, Failure, Skipped or Warning (%(value)s is not one)."},
+    )
+    action = django_filters.ChoiceFilter(
+        label="Action",
+        choices=ProvisioningLog.Action.choices,
+        empty_label="All",
+        error_messages={
+            "invalid_choice": "Action must be Create, Update, Delete, Disable or Other (%(value)s is not one)."
+        },
+    )
+    identity = django_filters.CharFilter(
+        label="Identity",
+        method="filter_identity",
+        max_length=256,
+        help_text="Display name, user principal name, source ID or target ID",
+    )
+    cycle = django_filters.UUIDFilter(
+        label="Cycle ID",
+        field_name="cycle__cycle_id",
+        error_messages={"invalid": "A Cycle ID is a GUID like 3f2c9a1e-8b7d-4c6e-9f01-2a3b4c5d6e7f."},
+    )
+    change = django_filters.UUIDFilter(
+        label="Change ID",
+        field_name="change_id",
+        error_messages={"invalid": "A Change ID is a GUID like 3f2c9a1e-8b7d-4c6e-9f01-2a3b4c5d6e7f."},
+    )
+    run = django_filters.NumberFilter(
+        label="On-demand run",
+        field_name="on_demand_run_id",
+        min_value=1,
+        error_messages={
+            "invalid": "An on-demand run is a number, as in the link of its email.",
+            "min_value": "An on-demand run is a number from 1 up, as in the link of its email.",
+        },
+    )
+
+    class Meta:
+        model = ProvisioningLog
+        fields = []  # all declared above, in the order the page shows them
+        form = LogFilterForm
+
+    def filter_date(self, queryset, name, value):
+        # "custom" is carried by start/end; the presets count back from now.
+        now = timezone.now()
+        if value in _PRESET_WINDOWS:
+            return queryset.filter(created_at__gte=now - _PRESET_WINDOWS[value])
+        if value == "1m":
+            return queryset.filter(created_at__gte=_one_month_before(now))
+        return queryset
+
+    def filter_identity(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        # IDs match exactly (indexed); names match anywhere, case-insensitively, as Entra's Identity box does.
+        return queryset.filter(
+            Q(source_id=value)
+            | Q(target_id=value)
+            | Q(source_display_name__icontains=value)
+            | Q(source_upn__icontains=value)
+        )
+
+    @property
+    def is_filtered(self):
+        """True when any filter has a value (the page then offers "Clear filters")."""
+        return self.is_bound and any(self.form.data.get(name) for name in self.filters)

@@ -1,0 +1,205 @@
+"""Overview: roles, Start/Stop provisioning, the polled cycle-status partial, counts linking to the logs."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from provisioning import tasks
+from provisioning.models import Application, ProvisioningCycle
+from tests.factories import ApplicationFactory, ProvisioningCycleFactory, ProvisioningLogFactory, TargetAnchorFactory
+from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def app():
+    return ApplicationFactory(default_mappings=False)
+
+
+def url(name, app):
+    return reverse(f"apps:{name}", args=[app.id])
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """The cycle ids the views hand to Celery (after commit)."""
+    ids = []
+    monkeypatch.setattr(tasks.run_cycle, "delay", lambda cycle_id: ids.append(cycle_id))
+    return ids
+
+
+# Access
+
+
+@pytest.mark.parametrize("name", ["overview", "overview_status"])
+def test_anonymous_is_sent_to_sign_in(client, app, name):
+    response = client.get(url(name, app))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("who", ["admin_client", "helpdesk_client"])
+@pytest.mark.parametrize("name", ["overview", "overview_status"])
+def test_both_roles_read_the_overview(request, app, who, name):
+    assert request.getfixturevalue(who).get(url(name, app)).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["start", "stop"])
+def test_helpdesk_cannot_start_or_stop(helpdesk_client, app, name):
+    assert helpdesk_client.post(url(name, app)).status_code == 403
+    app.refresh_from_db()
+    assert not app.cycles.exists()
+
+
+@pytest.mark.parametrize("name", ["start", "stop"])
+def test_start_and_stop_are_post_only(admin_client, app, name):
+    assert admin_client.get(url(name, app)).status_code == 405
+
+
+def test_helpdesk_does_not_see_the_buttons(helpdesk_client, app):
+    text = helpdesk_client.get(url("overview", app)).text
+    assert "Start provisioning" not in text
+    assert "Stop provisioning" not in text
+    assert "Refresh" in text
+
+
+def test_administrator_sees_the_buttons(admin_client, app):
+    text = admin_client.get(url("overview", app)).text
+    assert url("start", app) in text
+    assert url("stop", app) in text
+
+
+def test_unknown_app_is_404(admin_client):
+    assert admin_client.get(reverse("apps:overview", args=[999999])).status_code == 404
+
+
+# Start / Stop
+
+
+def test_start_queues_an_initial_cycle_after_commit(admin_client, app, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url("start", app), follow=True)
+    cycle = app.cycles.get()
+    assert cycle.kind == ProvisioningCycle.Kind.INITIAL
+    assert cycle.state == ProvisioningCycle.State.QUEUED
+    assert enqueued == [cycle.id]
+    app.refresh_from_db()
+    assert app.provisioning_enabled
+    assert "Provisioning started" in response.text
+    assert response.redirect_chain[-1][0] == url("overview", app)
+
+
+def test_start_when_not_configured_explains_what_to_fix(admin_client, enqueued):
+    app = ApplicationFactory(default_mappings=False, provisioning_mode=Application.Mode.MANUAL, tenant_url="")
+    response = admin_client.post(url("start", app), follow=True)
+    assert response.status_code == 200
+    assert "Provisioning cannot start yet" in response.text
+    assert "set Provisioning Mode to Automatic" in response.text
+    assert not app.cycles.exists()
+    assert enqueued == []
+
+
+def test_start_while_a_cycle_runs_does_not_queue_another(admin_client, app, enqueued, django_capture_on_commit_callbacks):
+    running = ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.RUNNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url("start", app), follow=True)
+    assert list(app.cycles.all()) == [running]
+    assert enqueued == []
+    assert "already running" in response.text
+
+
+def test_stop_turns_provisioning_off(admin_client, app):
+    app.provisioning_enabled = True
+    app.save()
+    queued = ProvisioningCycleFactory(application=app)
+    response = admin_client.post(url("stop", app), follow=True)
+    app.refresh_from_db()
+    queued.refresh_from_db()
+    assert not app.provisioning_enabled
+    assert queued.state == ProvisioningCycle.State.STOPPED
+    assert "Provisioning stopped" in response.text
+
+
+# Current cycle status
+
+
+def test_no_cycle_yet(admin_client, app):
+    text = admin_client.get(url("overview", app)).text
+    assert "Initial cycle not run." in text
+    assert "0% complete" in text
+    assert 'hx-trigger="every 1s"' not in text
+
+
+def test_running_cycle_polls_and_shows_progress(admin_client, app):
+    cycle = ProvisioningCycleFactory(
+        application=app, state=ProvisioningCycle.State.RUNNING, total_units=10, completed_units=4, started_at=timezone.now()
+    )
+    response = admin_client.get(url("overview_status", app), **HX)
+    text = response.text
+    assert "<html" not in text
+    assert f'hx-get="{url("overview_status", app)}" hx-trigger="every 1s"' in text
+    assert "40% complete" in text
+    assert "Initial cycle" in text
+    assert str(cycle.cycle_id) in text
+    # the command bar rides along so Start is disabled while the cycle runs
+    assert 'id="ov-commands" class="ov-commands" hx-swap-oob="true"' in text
+    assert "A cycle is already running" in text
+
+
+def test_completed_cycle_stops_polling(admin_client, app):
+    now = timezone.now()
+    ProvisioningCycleFactory(
+        application=app,
+        state=ProvisioningCycle.State.COMPLETED,
+        total_units=3,
+        completed_units=3,
+        started_at=now - timezone.timedelta(seconds=12),
+        finished_at=now,
+    )
+    text = admin_client.get(url("overview_status", app), **HX).text
+    assert "every 1s" not in text
+    assert "Initial cycle completed." in text
+    assert "100% complete" in text
+    assert "12 seconds" in text
+
+
+def test_counts_link_to_the_filtered_logs(admin_client, app):
+    cycle = ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.COMPLETED, finished_at=timezone.now())
+    for _ in range(3):
+        ProvisioningLogFactory(application=app, cycle=cycle, action="create", status="success")
+    ProvisioningLogFactory(application=app, cycle=cycle, action="update", status="failure")
+    text = admin_client.get(url("overview", app)).text
+    logs = url("logs", app)
+    assert f'{logs}?cycle={cycle.cycle_id}&amp;action=create&amp;status=success" title="View the 3 log entries">3</a>' in text
+    assert f'{logs}?cycle={cycle.cycle_id}&amp;action=update&amp;status=failure" title="View the 1 log entry">1</a>' in text
+    assert "Warning" not in text  # a Warning column appears only when there are warnings
+
+
+def test_warning_column_appears_when_there_are_warnings(admin_client, app):
+    cycle = ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.COMPLETED, finished_at=timezone.now())
+    ProvisioningLogFactory(application=app, cycle=cycle, action="update", status="warning")
+    text = admin_client.get(url("overview", app)).text
+    assert '<th class="num">Warning</th>' in text
+
+
+def test_statistics_and_technical_information(admin_client, app):
+    TargetAnchorFactory(application=app, object_type="user")
+    TargetAnchorFactory(application=app, object_type="user")
+    TargetAnchorFactory(application=app, object_type="group")
+    text = admin_client.get(url("overview", app)).text
+    assert "<strong>2</strong><span class=\"muted\">Users</span>" in text
+    assert "<strong>1</strong><span class=\"muted\">Groups</span>" in text
+    assert "View technical information" in text
+    assert app.job_id in text
+    assert url("logs", app) in text
+    assert "40 minutes" in text
+
+
+def test_not_configured_app_says_so(admin_client):
+    app = ApplicationFactory(default_mappings=False, provisioning_mode=Application.Mode.MANUAL)
+    text = admin_client.get(url("overview", app)).text
+    assert "Provisioning is not configured." in text
+    assert url("provisioning", app) in text
