@@ -8,6 +8,7 @@ NFC-normalised first so both composed and decomposed spellings match.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # (characters as the table lists them, replacement) — lower case, then upper case, row by row.
@@ -53,28 +54,17 @@ REPLACEMENTS: dict[str, str] = {}
 for _characters, _replacement in _TABLE:
     for _character in _characters.split():
         REPLACEMENTS[unicodedata.normalize("NFC", _character)] = _replacement
-_LONGEST = max(len(key) for key in REPLACEMENTS)
-# Only these can start a table entry: lets the scan skip everything else quickly.
-_STARTS = frozenset(key[0] for key in REPLACEMENTS)
+# Entries of one character go through str.translate; entries of a letter plus combining marks
+# (e.g. "ā́") are matched first, longest first, and only when the text has a combining mark at all.
+_SINGLE = str.maketrans({key: value for key, value in REPLACEMENTS.items() if len(key) == 1})
+_SEQUENCES = re.compile("|".join(re.escape(key) for key in sorted((k for k in REPLACEMENTS if len(k) > 1), key=len, reverse=True)))
+_COMBINING = re.compile("[\u0300-\u036f]")
 
 
 def normalize_diacritics(text: str) -> str:
     if text.isascii():
         return text
     text = unicodedata.normalize("NFC", text)
-    out, i = [], 0
-    while i < len(text):
-        if text[i] in _STARTS:
-            for size in range(min(_LONGEST, len(text) - i), 0, -1):
-                replacement = REPLACEMENTS.get(text[i : i + size])
-                if replacement is not None:
-                    out.append(replacement)
-                    i += size
-                    break
-            else:
-                out.append(text[i])
-                i += 1
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    if _COMBINING.search(text):
+        text = _SEQUENCES.sub(lambda match: REPLACEMENTS[match.group(0)], text)
+    return text.translate(_SINGLE)

@@ -96,16 +96,21 @@ _SEPARATOR_CATEGORIES = frozenset(
 )
 
 
+_ASCII_SEPARATORS = frozenset(chr(c) for c in range(128) if unicodedata.category(chr(c)) in _SEPARATOR_CATEGORIES)
+
+
+def _is_title_case_separator(char: str) -> bool:
+    if char < "\x80":
+        return char in _ASCII_SEPARATORS
+    return unicodedata.category(char) in _SEPARATOR_CATEGORIES
+
+
 def pcase(source, word_separators=None):
     source = to_text(source, "source")
     if source is None:
         return None
     separators = to_text(word_separators, "wordSeparators")
-    if separators:
-        is_separator = separators.__contains__
-    else:
-        def is_separator(char):
-            return unicodedata.category(char) in _SEPARATOR_CATEGORIES
+    is_separator = separators.__contains__ if separators else _is_title_case_separator
     out, start_of_word = [], True
     for char in source:
         if is_separator(char):
@@ -248,7 +253,7 @@ def to_lower(source, culture=None):
         return None
     if language in ("tr", "az"):
         source = source.replace("I", "ı").replace("İ", "i")
-    return source.lower() if source.isascii() else "".join(c.lower() if len(c.lower()) == 1 else c for c in source)
+    return _per_character(source, str.lower)
 
 
 def to_upper(source, culture=None):
@@ -258,8 +263,15 @@ def to_upper(source, culture=None):
         return None
     if language in ("tr", "az"):
         source = source.replace("i", "İ")
-    # .NET upper-cases character by character (ß stays ß); Python would lengthen some characters.
-    return source.upper() if source.isascii() else "".join(c.upper() if len(c.upper()) == 1 else c for c in source)
+    return _per_character(source, str.upper)
+
+
+def _per_character(source: str, convert) -> str:
+    # .NET changes case character by character (ß stays ß, İ becomes i); Python lengthens a few characters.
+    converted = convert(source)
+    if len(converted) == len(source):
+        return converted
+    return "".join(convert(c) if len(convert(c)) == 1 else c for c in source)
 
 
 def word(text, word_number, delimiters):

@@ -155,7 +155,8 @@ class _Parser:
                     token.offset,
                 )
             self.fail(
-                f"expected ',' or ')' after argument {len(args)} of {name} {{at}}, found {describe(token)}",
+                f"expected ',' or ')' after argument {len(args)} of {name} {{at}}, found {describe(token)}; "
+                "separate arguments with commas",
                 token.offset,
             )
         self.depth -= 1

@@ -24,7 +24,9 @@ def test_missing_comma_names_the_argument_the_function_and_the_column():
     text = 'Join(" ", [givenName], [surname] [mail])'
     error = error_for(text)
     assert isinstance(error, ExpressionSyntaxError)
-    assert error.message == "expected ',' or ')' after argument 3 of Join at column 34, found the attribute [mail]"
+    assert error.message == (
+        "expected ',' or ')' after argument 3 of Join at column 34, found the attribute [mail]; separate arguments with commas"
+    )
     assert (error.line, error.column) == (1, 34)
     assert error.excerpt == f"  {text}\n  {' ' * 33}^"
     assert str(error) == f"{error.message}\n{error.excerpt}"
