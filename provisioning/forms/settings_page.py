@@ -29,6 +29,12 @@ class ProvisioningSettingsForm(forms.ModelForm):
         label="Provisioning Status", choices=[("on", "On"), ("off", "Off")], widget=forms.RadioSelect
     )
 
+    # The page's order, so the error summary lists problems top to bottom.
+    field_order = [
+        "provisioning_mode", "tenant_url", "secret_token", "entra_compatible",
+        "notification_email", "notify_on_failure", "scope", "provisioning_status",
+    ]
+
     class Meta:
         model = Application
         fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope"]

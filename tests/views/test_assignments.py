@@ -5,7 +5,6 @@ from django.urls import reverse
 
 from provisioning.models import Application, Assignment
 from tests import factories
-from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,6 @@ from django.urls import NoReverseMatch, reverse
 
 from provisioning.models import Application, ProvisioningCycle
 from tests import factories
-from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
 
 pytestmark = pytest.mark.django_db
 
@@ -211,7 +210,7 @@ def test_a_forged_post_back_to_manual_is_refused(admin_client, automatic_app):
 
 
 def test_switching_on_starts_provisioning_and_enqueues_the_cycle_on_commit(
-    admin_client, admin_user, automatic_app, django_capture_on_commit_callbacks  # noqa: F811
+    admin_client, admin_user, automatic_app, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(url(automatic_app), settings_data(provisioning_status="on"))

@@ -6,7 +6,6 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from tests import factories
-from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +35,7 @@ def test_it_explains_a_wrong_password(client):
 
 
 def test_it_signs_in_and_lands_on_enterprise_applications(client):
-    factories.UserFactory(username="alice", role="Administrators")
+    factories.AdministratorFactory(username="alice")
     response = client.post("/login/", {"username": "alice", "password": "correct horse battery staple"})
     assert response.status_code == 302
     assert response["Location"] == reverse("apps:list")
