@@ -148,6 +148,10 @@ class QuietHandler(WSGIRequestHandler):
 
 
 def serve(port: int, data_path: Path, token: str) -> int:
+    # Before listening: a client that sees the port open may stop us at once, and we must still save.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     target = DemoTarget(token, data_path)
     try:
         loaded = target.load()
@@ -163,9 +167,6 @@ def serve(port: int, data_path: Path, token: str) -> int:
             return 2
         raise
 
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, name="serve", daemon=True).start()
     saver = threading.Thread(target=target.save_periodically, args=(stop,), name="save", daemon=True)
     saver.start()

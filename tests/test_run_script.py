@@ -31,12 +31,12 @@ class Target:
             [sys.executable, str(SCRIPT), "--port", str(self.port), "--data", str(self.data), "--token-file", str(self.token_file)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        wait_for_port(self.port, process=self.process)
+        wait_for_port(self.port, timeout=60, process=self.process)
         return self
 
     def stop(self, signum=signal.SIGTERM):
         self.process.send_signal(signum)
-        output, _ = self.process.communicate(timeout=15)
+        output, _ = self.process.communicate(timeout=60)
         return self.process.returncode, output
 
     def kill(self):
@@ -185,7 +185,7 @@ class Portal:
 
     def finish(self):
         self.lines.extend(self.process.stdout)
-        return self.process.wait(timeout=60), "".join(self.lines)
+        return self.process.wait(timeout=120), "".join(self.lines)
 
     def kill(self):
         if self.process.poll() is None:
