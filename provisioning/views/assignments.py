@@ -27,7 +27,8 @@ NOTICE_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "erro
 
 
 def _htmx_partial(request):
-    return request.htmx and not request.htmx.boosted
+    # A history restore (Back after the cache expired) needs the whole page, not the swapped region.
+    return request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 def _page_url(app, **params):

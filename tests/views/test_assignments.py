@@ -87,6 +87,11 @@ def test_the_search_returns_only_the_table_for_htmx(admin_client, app, jane, joh
     assert "HX-Request" in response["Vary"]
 
 
+def test_a_history_restore_gets_the_full_page(admin_client, app):
+    response = admin_client.get(page(app), {"q": "x"}, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in response.content.decode()
+
+
 def test_the_search_matches_groups_by_display_name_and_keeps_the_query_in_the_full_page(admin_client, app, jane, sales):
     factories.AssignmentFactory(application=app, user=jane)
     factories.AssignmentFactory(application=app, user=None, group=sales)
