@@ -7,6 +7,12 @@ from tests import factories
 from tests.servers import start_scim_server
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # PBKDF2 costs ~1 s per login created; the tests are not about hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def scim_server():
     server = start_scim_server()
