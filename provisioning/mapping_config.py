@@ -316,6 +316,16 @@ def deletion_refusal(mapping: AttributeMapping) -> str:
     return ""
 
 
+def require_full_cycle(app) -> None:
+    """After a mapping or scoping change the next cycle re-evaluates every object, as Entra restarts the job.
+
+    An incremental cycle only reads objects changed since the watermark, so without this a user left out
+    by a new scoping filter, or due a newly mapped attribute, would wait for its next source change.
+    """
+    type(app).objects.filter(pk=app.pk).update(watermark=None)
+    app.watermark = None
+
+
 # --- export --------------------------------------------------------------------------------------
 
 # JSON key → model field, in the order the export writes them.
@@ -421,6 +431,7 @@ def import_configuration(app, data: object) -> ImportResult:
     if checker.problems:
         return ImportResult(checker.problems, applied=False)
     _apply(app, plan)
+    require_full_cycle(app)
     return ImportResult([], applied=True)
 
 

@@ -66,8 +66,6 @@ class ObjectMappingSettingsForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.users_locked and cleaned.get("enabled") is False:  # pragma: no cover - the field is disabled
-            self.add_error("enabled", "The user object mapping cannot be disabled.")
         if not self.instance.attribute_mappings.filter(is_matching=True).exists() and cleaned.get("enabled"):
             self.add_error(
                 "enabled",

@@ -35,6 +35,7 @@ from provisioning.mapping_config import (
     export_configuration,
     import_configuration,
     read_document,
+    require_full_cycle,
     source_schema,
 )
 from provisioning.models import Application, AttributeMapping, DirectoryGroup, DirectoryUser, ObjectMapping, ScopingClause, ScopingFilter
@@ -42,6 +43,8 @@ from provisioning.roles import administrators_only
 from provisioning.scoping import OPERATOR_HELP, OPERATORS, UNARY_OPERATORS, Clause, ScopingFilterSpec, evaluate_scope
 
 SUBJECT_LIMIT = 20
+FULL_CYCLE = "The next cycle re-evaluates every user and group, as after a restart."
+REDACTED = "[Redact]"
 NULL_TEXT = "(null)"
 
 
@@ -140,7 +143,8 @@ def mappings_page(request, app_id, object_type):
     if not form.is_valid():
         return _page(request, app, ObjectMapping.objects.get(pk=object_mapping.pk), form)
     form.save()
-    messages.success(request, f"{object_mapping.name}: your settings are saved.")
+    require_full_cycle(app)
+    messages.success(request, f"{object_mapping.name}: your settings are saved. {FULL_CYCLE}")
     return redirect(_mappings_url(object_mapping))
 
 
@@ -177,8 +181,9 @@ def _attribute_form_view(request, app_id, object_type, mapping_id=None):
     if not form.is_valid():
         return _attribute_dialog(request, app, object_mapping, form, mapping)
     saved = form.save()
+    require_full_cycle(app)
     verb = "updated" if mapping else "added"
-    messages.success(request, f"The mapping to {saved.target_attribute} is {verb}.")
+    messages.success(request, f"The mapping to {saved.target_attribute} is {verb}. {FULL_CYCLE}")
     url = _mappings_url(object_mapping)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -204,7 +209,8 @@ def attribute_delete(request, app_id, object_type, mapping_id):
     if request.method == "POST" and not refusal:
         target = mapping.target_attribute
         mapping.delete()
-        messages.success(request, f"The mapping to {target} is deleted.")
+        require_full_cycle(app)
+        messages.success(request, f"The mapping to {target} is deleted. {FULL_CYCLE}")
         url = _mappings_url(object_mapping)
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     context = _base_context(app, object_mapping, mapping=mapping, refusal=refusal)
@@ -250,7 +256,7 @@ def expression_tester(request, app_id, object_type):
     app, object_mapping = _object_mapping(app_id, object_type)
     tester_id = _safe_id(request.POST.get("tester", "page"))
     outcome = _test_expression(object_mapping, request.POST)
-    context = _base_context(app, object_mapping, tester_id=tester_id, outcome=outcome)
+    context = _base_context(app, object_mapping, tester_id=tester_id, outcome=outcome, subject_noun=_subject_noun(object_type))
     return render(request, "mappings/page.html#tester-result", context)
 
 
@@ -281,10 +287,11 @@ def _test_expression(object_mapping, data):
     rows = []
     for name in sorted(compiled.attributes, key=str.lower):
         read = next((v for k, v in reads.items() if k.lower() == name.lower()), _NOT_READ)
+        hidden = read == REDACTED  # read inside Redact: the tester keeps it as hidden as the logs do
         rows.append(
             {
                 "name": name,
-                "own": _show(_lookup(own, name)) if subject else "—",
+                "own": REDACTED if hidden else (_show(_lookup(own, name)) if subject else "—"),
                 "used": "(not read)" if read is _NOT_READ else _show(read),
                 "test_value": data.get(f"test__{name}", ""),
             }
@@ -333,11 +340,8 @@ def _show(value):
 def restore_defaults(request, app_id, object_type):
     app, object_mapping = _object_mapping(app_id, object_type)
     install_default_mappings(app)
-    messages.success(
-        request,
-        "Default mappings are restored for users and groups; scoping filters were removed. "
-        "The next cycle applies them.",
-    )
+    require_full_cycle(app)
+    messages.success(request, f"Default mappings are restored for users and groups; scoping filters were removed. {FULL_CYCLE}")
     return redirect("apps:mappings", app_id=app.id, object_type=object_type)
 
 
@@ -369,7 +373,9 @@ def import_mappings(request, app_id):
     result = import_configuration(app, data)
     if not result.ok:
         return render(request, "mappings/import.html", {**context, "form": form, "problems": result.problems})
-    messages.success(request, "The mapping configuration is imported: every object mapping, attribute mapping and scoping filter was replaced.")
+    messages.success(
+        request, f"The mapping configuration is imported: every object mapping, attribute mapping and scoping filter was replaced. {FULL_CYCLE}"
+    )
     return redirect("apps:mappings", app_id=app.id, object_type=back if app.object_mappings.filter(object_type=back).exists() else app.object_mappings.first().object_type)
 
 
@@ -450,7 +456,8 @@ def _scoping_editor_view(request, app_id, object_type, filter_id=None):
             ScopingClause(scoping_filter=saved, attribute=a, operator=o, value=v, position=i)
             for i, (a, o, v) in enumerate(editor["clauses"].clauses())
         )
-    messages.success(request, f"Scoping filter '{saved.title}' is saved. Objects it leaves out are not provisioned from the next cycle on.")
+        require_full_cycle(app)
+    messages.success(request, f"Scoping filter '{saved.title}' is saved. {FULL_CYCLE}")
     url = reverse("apps:scoping", args=[app.id, object_type])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -474,7 +481,8 @@ def scoping_delete(request, app_id, object_type, filter_id):
     scoping_filter = get_object_or_404(ScopingFilter, pk=filter_id, object_mapping=object_mapping)
     title = scoping_filter.title
     scoping_filter.delete()
-    messages.success(request, f"Scoping filter '{title}' is deleted.")
+    require_full_cycle(app)
+    messages.success(request, f"Scoping filter '{title}' is deleted. {FULL_CYCLE}")
     return redirect("apps:scoping", app_id=app.id, object_type=object_type)
 
 
