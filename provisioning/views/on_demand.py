@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from provisioning import tasks
 from provisioning.engine.on_demand import OnDemandRequestError, request_on_demand, search_users
@@ -164,11 +165,14 @@ def run_context(app, run):
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @administrators_only
 def run_page(request, app_id, run_id):
     app = _app(app_id)
     run = get_object_or_404(OnDemandRun.objects.select_related("group", "requested_by"), pk=run_id, application=app)
-    template = "on_demand/run.html#run-progress" if request.htmx and not request.htmx.boosted else "on_demand/run.html"
+    # Only the poll asks for the partial; a history restore (back button) gets the whole page.
+    partial = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
+    template = "on_demand/run.html#run-progress" if partial else "on_demand/run.html"
     return render(request, template, run_context(app, run))
 
 

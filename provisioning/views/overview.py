@@ -42,6 +42,8 @@ def _context(app):
         "app": app,
         "blade_tab": "overview",
         "ov": status,
+        # The status label also names Provisioning Status On/Off, which the page shows on its own row.
+        "job_status_label": Application.JobStatus(status.status_code).label,
         "counts": count_table(status.counts),
         "cycle_failed": bool(status.cycle and status.cycle.state == ProvisioningCycle.State.FAILED),
     }

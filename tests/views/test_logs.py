@@ -9,7 +9,6 @@ from django.urls import reverse
 from provisioning.models import ProvisioningLog
 from provisioning.views.logs import PAGE_SIZE
 from tests.factories import ApplicationFactory, OnDemandRunFactory, ProvisioningCycleFactory, ProvisioningLogFactory
-from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
 
 pytestmark = pytest.mark.django_db
 
@@ -352,3 +351,15 @@ def test_detail_from_another_app_is_404(admin_client, app):
 
 def test_detail_anonymous_redirects(client, app, failed_entry):
     assert client.get(reverse("apps:log_detail", args=[app.id, failed_entry.id])).status_code == 302
+
+
+def test_back_button_history_restore_gets_the_whole_page(admin_client, app):
+    response = admin_client.get(logs_url(app, "status=failure"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in response.text
+    assert 'id="log-filters"' in response.text
+
+
+def test_responses_vary_on_the_htmx_header(admin_client, app):
+    entry = ProvisioningLogFactory(application=app)
+    assert "HX-Request" in admin_client.get(logs_url(app))["Vary"]
+    assert "HX-Request" in admin_client.get(reverse("apps:log_detail", args=[app.id, entry.id]))["Vary"]

@@ -12,7 +12,6 @@ from provisioning import tasks
 from provisioning.models import Application, OnDemandRun
 from provisioning.roles import ADMINISTRATORS
 from tests import factories
-from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
 
 pytestmark = pytest.mark.django_db
 
@@ -408,3 +407,10 @@ def test_provision_on_demand_through_a_real_worker(celery_worker, scim_app):
     for number, name in [(2, "Import user"), (3, "Determine if user is in scope"), (4, "Match user between source and target system"), (5, "Perform action")]:
         assert re.search(rf"{number}\.</span>\s*<span class=\"step-name\">{name}</span>\s*<span class=\"pill pill-success\">", text), name
     assert "View in provisioning logs" in text
+
+
+def test_run_page_history_restore_gets_the_whole_page(admin_client, app):
+    run = make_run(app, state=OnDemandRun.State.COMPLETED)
+    response = admin_client.get(run_url(app, run), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in response.text
+    assert "HX-Request" in response["Vary"]

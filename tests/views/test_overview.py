@@ -7,7 +7,6 @@ from django.utils import timezone
 from provisioning import tasks
 from provisioning.models import Application, ProvisioningCycle
 from tests.factories import ApplicationFactory, ProvisioningCycleFactory, ProvisioningLogFactory, TargetAnchorFactory
-from tests.views import admin_user, helpdesk_user  # noqa: F401  (see tests/views/__init__.py)
 
 pytestmark = pytest.mark.django_db
 
