@@ -21,6 +21,7 @@ from django.db import transaction
 from provisioning.defaults import DEFAULT_OBJECT_MAPPINGS
 from provisioning.engine.payload import PathError, parse_path
 from provisioning.expressions import ExpressionError, compile_expression
+from provisioning.expressions.nodes import Call, walk
 from provisioning.models import AttributeMapping, DirectoryUser, ObjectMapping, ScopingClause, ScopingFilter
 from provisioning.models.directory import COMPUTED_USER_ATTRIBUTES, GROUP_ATTRIBUTES, USER_ATTRIBUTES
 from provisioning.scoping import validate_clause
@@ -130,8 +131,6 @@ def check_expression(text: str, schema: SourceSchema) -> ExpressionCheck:
 
 
 def _calls(compiled, function_name):
-    from provisioning.expressions.nodes import Call, walk
-
     return any(isinstance(node, Call) and node.name == function_name for node in walk(compiled.tree))
 
 

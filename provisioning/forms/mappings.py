@@ -105,6 +105,8 @@ class AttributeMappingForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.object_mapping = object_mapping
         self.schema = schema
+        # Caret excerpts of expression errors, by field, shown in a monospace <pre> under the message.
+        self.excerpts = {}
         # A Select over a CharField: the domain names an unknown attribute instead of Django's generic choice error.
         choices = [("", "Choose an attribute")] + [(a, a) for a in schema.attributes]
         current = self.initial.get("source_attribute") or ""
@@ -134,13 +136,6 @@ class AttributeMappingForm(forms.ModelForm):
         if not problems:
             self._keep_only_what_the_type_uses(cleaned)
         return cleaned
-
-    @property
-    def excerpts(self):
-        """Caret excerpts of expression errors, by field, shown in a monospace <pre> under the message."""
-        if not hasattr(self, "_excerpts"):
-            self._excerpts = {}
-        return self._excerpts
 
     def _keep_only_what_the_type_uses(self, cleaned):
         # The dialog keeps hidden fields' text while the admin switches types; save only the one in use.

@@ -19,8 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from provisioning.defaults import install_default_mappings
-from provisioning.expressions import EvaluationError, ExpressionError, compile_expression
-from provisioning.expressions.specs import FUNCTIONS
+from provisioning.expressions import FUNCTIONS, EvaluationError, ExpressionError, compile_expression
 from provisioning.forms.mappings import (
     AttributeMappingForm,
     ClauseFormSet,
@@ -382,7 +381,7 @@ def import_mappings(request, app_id):
 # --- scoping filters ---------------------------------------------------------------------------------
 
 
-def _scoping_page(request, app, object_mapping, *, editor=None, editing=None, status=200):
+def _scoping_page(request, app, object_mapping, *, editor=None, editing=None):
     if editor:
         editor["rows"] = [
             (form, _clause_row(form.prefix, form["operator"].value() or "", form["value"].value() or ""))
@@ -402,9 +401,9 @@ def _scoping_page(request, app, object_mapping, *, editor=None, editing=None, st
         operators=[(o, OPERATOR_HELP[o]) for o in OPERATORS],
         **_tester_context(object_mapping, "scope"),
     )
-    return _partial_or_page(request, "mappings/scoping.html", "filter-editor", context) if editor else render(
-        request, "mappings/scoping.html", context, status=status
-    )
+    if editor:
+        return _partial_or_page(request, "mappings/scoping.html", "filter-editor", context)
+    return render(request, "mappings/scoping.html", context)
 
 
 def _editor(object_mapping, data=None, scoping_filter=None):

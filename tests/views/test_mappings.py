@@ -439,3 +439,21 @@ def test_every_configuration_change_makes_the_next_cycle_a_full_one(admin_client
         assert admin_client.post(address, data).status_code == 302, address
         app.refresh_from_db()
         assert app.watermark is None, address
+
+
+def test_dialog_shows_the_caret_excerpt_of_a_saved_expression_error(admin_client, app):
+    response = admin_client.post(url("mapping_new", app), mapping_post(mapping_type="expression", expression='Join(".", [givenName] [surname])'), **HTMX)
+    page = html.unescape(response.content.decode())
+    assert "after argument 2 of Join" in page
+    excerpt = page.split('<pre class="caret">')[1].split("</pre>")[0].splitlines()
+    assert excerpt[1].index("^") == excerpt[0].index("[surname]")
+
+
+def test_group_tester_reads_group_attributes(admin_client, app, person):
+    group = factories.DirectoryGroupFactory(display_name="Sales team", members=[person])
+    page = admin_client.post(
+        url("mapping_tester", app, object_type="group"), {"expression": 'Join(":", [displayName], Count([members]))', "subject": group.id}
+    ).content.decode()
+    assert '<output class="mono">Sales team:1</output>' in page
+    refused = admin_client.post(url("mapping_tester", app, object_type="group"), {"expression": "[givenName]", "subject": group.id}).content.decode()
+    assert "The source has no attribute [givenName]" in refused
