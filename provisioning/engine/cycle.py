@@ -92,7 +92,7 @@ def run_cycle(cycle):
                 ProvisioningCycle.objects.filter(pk=cycle.pk).update(completed_units=done)
                 if ProvisioningCycle.objects.filter(pk=cycle.pk, stop_requested=True).exists():
                     return _finish(cycle, ProvisioningCycle.State.STOPPED, "", logs)
-        return _finish(cycle, ProvisioningCycle.State.COMPLETED, "", logs)
+        return _finish(cycle, ProvisioningCycle.State.COMPLETED, "", logs, watermark_at_start=app.watermark)
     except Exception as exc:
         _finish(cycle, ProvisioningCycle.State.FAILED, f"The cycle stopped unexpectedly: {exc}", logs)
         raise
@@ -100,14 +100,17 @@ def run_cycle(cycle):
         ctx.close()
 
 
-def _finish(cycle, state, error, logs):
+def _finish(cycle, state, error, logs, watermark_at_start=None):
     now = timezone.now()
     ProvisioningCycle.objects.filter(pk=cycle.pk).update(state=state, error=error, finished_at=now)
-    app_updates = {}
+    app_rows = Application.objects.filter(pk=cycle.application_id)
     if state == ProvisioningCycle.State.COMPLETED:
-        app_updates.update(watermark=cycle.started_at, job_status=Application.JobStatus.ACTIVE)
-    still_on = Application.objects.filter(pk=cycle.application_id, provisioning_enabled=True)
-    still_on.update(next_cycle_at=now + timezone.timedelta(minutes=settings.PROVISIONING_INTERVAL_MINUTES), **app_updates)
+        # Conditional: a mapping or scoping change saved during the cycle cleared the watermark so that
+        # the next cycle re-evaluates everyone; advancing it here would lose that.
+        app_rows.filter(watermark=watermark_at_start).update(watermark=cycle.started_at)
+    still_on = app_rows.filter(provisioning_enabled=True)
+    status = {"job_status": Application.JobStatus.ACTIVE} if state == ProvisioningCycle.State.COMPLETED else {}
+    still_on.update(next_cycle_at=now + timezone.timedelta(minutes=settings.PROVISIONING_INTERVAL_MINUTES), **status)
     cycle.refresh_from_db()
     from provisioning.notifications import notify_cycle_failure, notify_failures
 

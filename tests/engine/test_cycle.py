@@ -114,3 +114,22 @@ def test_cycle_task_through_a_real_celery_worker(celery_worker, scim_app):
         time.sleep(0.1)
     assert cycle.state == "completed", cycle.error
     assert ProvisioningLog.objects.filter(cycle=cycle, status="success").count() == 3
+
+
+def test_a_configuration_change_during_a_cycle_keeps_the_next_cycle_full(scim_app, assigned, monkeypatch):
+    from provisioning.engine import cycle as cycle_module
+
+    Application.objects.filter(pk=scim_app.pk).update(watermark=timezone.now() - timezone.timedelta(days=1))
+    cycle = start_provisioning(scim_app)
+    original = cycle_module.provision_user
+
+    def provision_and_change_mappings(ctx, user, **kwargs):
+        # An admin saves a mapping change while the cycle runs (mapping_config clears the watermark).
+        Application.objects.filter(pk=scim_app.pk).update(watermark=None)
+        return original(ctx, user, **kwargs)
+
+    monkeypatch.setattr(cycle_module, "provision_user", provision_and_change_mappings)
+    run_cycle(cycle)
+    scim_app.refresh_from_db()
+    assert scim_app.watermark is None
+    assert start_provisioning(scim_app).kind == "initial"
