@@ -233,3 +233,13 @@ def test_is_filtered(app):
     assert not ProvisioningLogFilterSet(None, queryset=queryset).is_filtered
     assert not ProvisioningLogFilterSet({"older": "5"}, queryset=queryset).is_filtered
     assert ProvisioningLogFilterSet({"status": "failure"}, queryset=queryset).is_filtered
+
+
+def test_unknown_cycle_matches_nothing(app):
+    log(app, cycle=ProvisioningCycleFactory(application=app))
+    assert filtered(app, cycle="3f2c9a1e-8b7d-4c6e-9f01-2a3b4c5d6e7f") == set()
+
+
+def test_identity_with_a_space_is_a_name_even_if_an_id_has_it(app):
+    jane = log(app, source_display_name="Jane Doe")
+    assert filtered(app, identity="Jane Doe") == {jane}
