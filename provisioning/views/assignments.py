@@ -20,15 +20,11 @@ from provisioning.forms.assignments import (
 )
 from provisioning.models import Application
 from provisioning.roles import administrators_only
+from provisioning.views.htmx import wants_partial
 
 TEMPLATE = "assignments/users_groups.html"
 LIST_LIMIT = 200  # rows shown at once; the search box narrows a longer list
 NOTICE_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
-
-
-def _htmx_partial(request):
-    # A history restore (Back after the cache expired) needs the whole page, not the swapped region.
-    return request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 def _page_url(app, **params):
@@ -76,7 +72,7 @@ def _full_page(request, app, *, query="", adding=False, directory_query="", assi
 def users_and_groups(request, app_id):
     app = get_object_or_404(Application, pk=app_id)
     query = SearchForm(request.GET).query()
-    if _htmx_partial(request):
+    if wants_partial(request):
         context = {"app": app, **_assignment_context(app, query)}
         response = render(request, f"{TEMPLATE}#assignment-table", context)
     else:
@@ -92,7 +88,7 @@ def users_and_groups(request, app_id):
 def directory_search(request, app_id):
     app = get_object_or_404(Application, pk=app_id)
     directory_query = SearchForm({"q": request.GET.get("dq", "")}).query()
-    if not _htmx_partial(request):
+    if not wants_partial(request):
         return redirect(_page_url(app, add="1", dq=directory_query))
     context = {"app": app, **_directory_context(app, directory_query)}
     return render(request, f"{TEMPLATE}#directory-search-results", context)
@@ -132,7 +128,7 @@ def unassign(request, app_id):
             principal = str(assignment.principal)
             assignment.delete()
             level, notice = "success", f"Removed the assignment of {principal}."
-    if _htmx_partial(request):
+    if wants_partial(request):
         context = {"app": app, **_assignment_context(app, query), "notice": notice, "notice_level": level}
         return render(request, f"{TEMPLATE}#assignment-table", context)
     messages.add_message(request, NOTICE_LEVELS[level], notice)

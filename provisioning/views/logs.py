@@ -13,17 +13,13 @@ from django.views.decorators.vary import vary_on_headers
 from provisioning.filters import ProvisioningLogFilterSet
 from provisioning.models import Application, ProvisioningLog
 from provisioning.roles import readers_only
+from provisioning.views.htmx import wants_partial
 
 PAGE_SIZE = 50
 
 
 class BadCursor(ValueError):
     """The older/newer parameter names no entry of this app (pruned, or hand-edited)."""
-
-
-def _htmx_partial(request):
-    """Render only the swapped region: an HTMX request, but not a boosted one nor a history restore (back button)."""
-    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 def _page(queryset, app, *, older=None, newer=None):
@@ -83,7 +79,7 @@ def log_list(request, app_id):
         "page_error": page_error,
         "page_size": PAGE_SIZE,
     }
-    template = "logs/list.html#log-table" if _htmx_partial(request) else "logs/list.html"
+    template = "logs/list.html#log-table" if wants_partial(request) else "logs/list.html"
     return render(request, template, context)
 
 
@@ -95,7 +91,7 @@ def log_detail(request, app_id, log_id):
     log = get_object_or_404(ProvisioningLog.objects.select_related("cycle", "on_demand_run"), pk=log_id, application=app)
     context = {"app": app, "blade_tab": "logs", "log": log}
     # In the side panel of the list (HTMX) only the panel; opened directly (a shared link) a full page.
-    template = "logs/detail.html#detail-panel" if _htmx_partial(request) else "logs/detail.html"
+    template = "logs/detail.html#detail-panel" if wants_partial(request) else "logs/detail.html"
     return render(request, template, context)
 
 

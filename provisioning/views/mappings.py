@@ -39,18 +39,13 @@ from provisioning.mapping_config import (
 )
 from provisioning.models import Application, AttributeMapping, DirectoryGroup, DirectoryUser, ObjectMapping, ScopingClause, ScopingFilter
 from provisioning.roles import administrators_only
+from provisioning.views.htmx import render_region
 from provisioning.scoping import OPERATOR_HELP, OPERATORS, UNARY_OPERATORS, Clause, ScopingFilterSpec, evaluate_scope
 
 SUBJECT_LIMIT = 20
 FULL_CYCLE = "The next cycle re-evaluates every user and group, as after a restart."
 REDACTED = "[Redact]"
 NULL_TEXT = "(null)"
-
-
-def _partial_or_page(request, template, region, context):
-    if request.htmx and not request.htmx.boosted:
-        return render(request, f"{template}#{region}", context)
-    return render(request, template, context)
 
 
 def _object_mapping(app_id, object_type):
@@ -164,7 +159,7 @@ def _attribute_dialog(request, app, object_mapping, form, mapping=None):
         functions=FUNCTIONS.values(),
         **_tester_context(object_mapping, "dialog", show_expression=False),
     )
-    return _partial_or_page(request, "mappings/attribute.html", "dialog-body", context)
+    return render_region(request, "mappings/attribute.html", "dialog-body", context)
 
 
 def _attribute_form_view(request, app_id, object_type, mapping_id=None):
@@ -402,7 +397,7 @@ def _scoping_page(request, app, object_mapping, *, editor=None, editing=None):
         **_tester_context(object_mapping, "scope"),
     )
     if editor:
-        return _partial_or_page(request, "mappings/scoping.html", "filter-editor", context)
+        return render_region(request, "mappings/scoping.html", "filter-editor", context)
     return render(request, "mappings/scoping.html", context)
 
 

@@ -16,6 +16,7 @@ from provisioning.engine.on_demand import OnDemandRequestError, request_on_deman
 from provisioning.forms.on_demand import OnDemandForm, group_members, parse_subject, search_groups
 from provisioning.models import Application, OnDemandRun, ProvisioningLog
 from provisioning.roles import administrators_only
+from provisioning.views.htmx import render_region
 
 USER_SEARCH_LIMIT = 20
 # A queued run normally starts within a second; after these many seconds the page says why it may not.
@@ -170,10 +171,7 @@ def run_context(app, run):
 def run_page(request, app_id, run_id):
     app = _app(app_id)
     run = get_object_or_404(OnDemandRun.objects.select_related("group", "requested_by"), pk=run_id, application=app)
-    # Only the poll asks for the partial; a history restore (back button) gets the whole page.
-    partial = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
-    template = "on_demand/run.html#run-progress" if partial else "on_demand/run.html"
-    return render(request, template, run_context(app, run))
+    return render_region(request, "on_demand/run.html", "run-progress", run_context(app, run))
 
 
 urlpatterns = [

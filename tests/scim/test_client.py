@@ -21,7 +21,7 @@ from provisioning.scim import (
     filter_eq,
 )
 from provisioning.scim.errors import parse_retry_after
-from tests.scim.misbehaving import Reply, list_response, misbehaving_server, scim_error  # noqa: F401 (fixture)
+from tests.scim.misbehaving import Reply, list_response, scim_error
 from tests.servers import free_port
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -6,13 +6,7 @@ import httpx
 import pytest
 
 from provisioning.scim.connection import SUCCESS_MESSAGE, ConnectionResult, check_connection
-from tests.scim.misbehaving import (  # noqa: F401 (fixture)
-    Reply,
-    list_response,
-    make_certificates,
-    misbehaving_server,
-    scim_error,
-)
+from tests.scim.misbehaving import Reply, list_response, make_certificates, scim_error
 from tests.servers import free_port
 
 SECRET = "tok-5ecret-0123456789abcdef"
