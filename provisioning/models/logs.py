@@ -55,6 +55,8 @@ class ProvisioningLog(models.Model):
             models.Index(fields=["application", "-created_at"]),
             models.Index(fields=["application", "status", "-created_at"]),
             models.Index(fields=["application", "action", "-created_at"]),
+            # The Cycle ID filter and the Overview's per-cycle counts.
+            models.Index(fields=["cycle", "-created_at"]),
         ]
 
     def __str__(self):
