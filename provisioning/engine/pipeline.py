@@ -141,6 +141,9 @@ def _run_steps(ctx, user, recorder, outcome):
         outcome.target_id = target["id"]
 
     # 5. Perform action
+    if not in_scope and target is None:
+        recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")
+        raise Skip("EntrySynchronizationSkipped", f"User '{name}' is out of scope ({reason}) and no longer exists in {app_name}.")
     if not in_scope:
         _disable(ctx, user, target, anchor, recorder, outcome, reason)
     elif target is None:

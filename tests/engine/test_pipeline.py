@@ -282,3 +282,15 @@ def test_perform_action_details_show_each_mapping_evaluated(scim_app, jane):
     log = run(scim_app, jane)
     evaluated = next(s for s in log.steps[-1]["sections"] if s["title"] == "Attribute mappings evaluated")
     assert ["name.formatted", 'Join(" ", [givenName], [surname])', "Jane Doe", ""] in evaluated["rows"]
+
+
+def test_out_of_scope_user_whose_target_was_deleted_is_skipped(scim_app, scim_server, jane):
+    first = run(scim_app, jane)
+    httpx.delete(f"{scim_app.tenant_url}/Users/{first.target_id}", headers={"Authorization": f"Bearer {scim_server.token}"}).raise_for_status()
+    scim_app.assignments.all().delete()
+
+    log = run(scim_app, jane)
+
+    assert (log.action, log.status) == ("other", "skipped")
+    assert "no longer exists" in log.error_description
+    assert not TargetAnchor.objects.filter(source_id=jane.object_id).exists()
