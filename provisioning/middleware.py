@@ -1,0 +1,25 @@
+"""Request checks that every view would otherwise repeat."""
+
+from django.shortcuts import render
+
+
+class RejectNulCharacters:
+    """Answer 400 with an explanation when a query or form value holds a NUL character.
+
+    No field accepts one, and PostgreSQL refuses it in text outright (a 500 in whichever view passed
+    it to a query); Django's form fields check it, raw query parameters do not.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for source, data in (("address", request.GET), ("form", request.POST)):
+            for name, values in data.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    problem = (
+                        f"The {source} field “{name.replace(chr(0), '')}” contains a NUL character (\\x00), which no "
+                        "field accepts. Remove it — it usually comes from pasting binary text — and try again."
+                    )
+                    return render(request, "400.html", {"problem": problem}, status=400)
+        return self.get_response(request)
