@@ -4,6 +4,8 @@ import os
 import uuid
 
 import pytest
+from celery.signals import task_postrun
+from django.db import connections
 from django.test import Client
 
 from tests import factories
@@ -72,5 +74,15 @@ def celery_worker(transactional_db):
     from portal.celery import app
 
     app.loader.import_default_modules()
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30) as worker:
-        yield worker
+    # Worker threads open their own database connections; close them after each task, or PostgreSQL
+    # refuses to drop the test database at the end ("being accessed by other users").
+    task_postrun.connect(_close_thread_connections)
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(_close_thread_connections)
+
+
+def _close_thread_connections(**kwargs):
+    connections.close_all()

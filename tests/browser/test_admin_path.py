@@ -78,10 +78,18 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
     page.get_by_role("link", name="Provision on demand").first.click()
     page.fill("#od-search", "Zoë")
     page.get_by_text("zoe.muller@contoso.example").first.wait_for()
+    assert page.locator("#od-provision").is_disabled()  # nothing selected yet
     page.locator("input[name=pick][value^='user:']").first.check()
-    page.locator("#od-provision").wait_for()
-    page.click("#od-provision")
-    page.get_by_text(re.compile(r"was created in")).first.wait_for(timeout=30_000)
+    page.get_by_text("User · zoe.muller@contoso.example").wait_for()
+    page.click("#od-provision")  # Playwright waits until the button is enabled
+    try:
+        page.get_by_text(re.compile(r"was created in")).first.wait_for(timeout=30_000)
+    except playwright_sync.Error:
+        shot(page, "failure-on-demand")
+        from provisioning.models import OnDemandRun
+
+        runs = list(OnDemandRun.objects.values("state", "error", "progress"))
+        raise AssertionError(f"on-demand did not finish; runs: {runs}")
     for step in ("Import user", "Determine if user is in scope", "Match user between source and target system", "Perform action"):
         assert page.get_by_text(step).first.is_visible(), step
     page.locator("summary", has_text="View details").last.click()
