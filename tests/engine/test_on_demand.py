@@ -1,5 +1,6 @@
 """Provision on demand: request validation, the run's live progress, and the real Celery worker path."""
 
+import logging
 import time
 
 import pytest
@@ -109,3 +110,17 @@ def test_task_runs_through_a_real_celery_worker(celery_worker, scim_app):
         time.sleep(0.1)
     assert run.state == OnDemandRun.State.COMPLETED, run.error
     assert run.progress[0]["status"] == "success" and run.progress[0]["action"] == "create"
+
+
+def test_the_secret_token_never_reaches_a_log_record(scim_app, scim_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    user = factories.DirectoryUserFactory()
+    factories.AssignmentFactory(application=scim_app, user=user)
+    provision_on_demand(request_on_demand(scim_app, user_ids=[user.pk]))
+    scim_app.set_secret_token("wrong-but-secret-token-4711")
+    scim_app.save()
+    provision_on_demand(request_on_demand(scim_app, user_ids=[user.pk]))
+
+    assert caplog.records, "nothing was logged: the test would prove nothing"
+    assert scim_server.token not in caplog.text
+    assert "wrong-but-secret-token-4711" not in caplog.text
