@@ -334,6 +334,10 @@ def _update(ctx, user, attributes, object_mapping, target, recorder, outcome):
 def _disable(ctx, user, target, anchor, recorder, outcome, reason):
     name = user.display_name or user.user_principal_name
     outcome.action = Action.DISABLE
+    if not ctx.object_mappings[USER].action_update:
+        # Entra disables through an update (IsSoftDeleted → active): without Update, nothing is sent.
+        recorder.record(ACTION, SKIPPED, "Update is not ticked in Target Object Actions: the user was not disabled")
+        raise Skip("EntrySynchronizationSkipped", f"'{name}' is out of scope ({reason}), but Update is not enabled in Target Object Actions, so it was not disabled.", Action.DISABLE)
     current = payload.read_value(target, "active")
     if current is False or str(current).lower() == "false":
         _save_anchor(ctx, user, target["id"], disabled=True)

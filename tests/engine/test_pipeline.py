@@ -294,3 +294,20 @@ def test_out_of_scope_user_whose_target_was_deleted_is_skipped(scim_app, scim_se
     assert (log.action, log.status) == ("other", "skipped")
     assert "no longer exists" in log.error_description
     assert not TargetAnchor.objects.filter(source_id=jane.object_id).exists()
+
+
+@pytest.mark.parametrize("action", ["action_create", "action_update"])
+def test_cleared_target_object_actions_are_skipped_with_the_reason(scim_app, scim_server, jane, action):
+    user_mapping = scim_app.object_mappings.get(object_type="user")
+    if action == "action_update":
+        run(scim_app, jane)  # exists in the target; now it leaves scope
+        scim_app.assignments.all().delete()
+    setattr(user_mapping, action, False)
+    user_mapping.save()
+
+    log = run(scim_app, jane)
+
+    assert log.status == "skipped"
+    assert "not enabled in Target Object Actions" in log.error_description
+    targets = target_users(scim_app, scim_server.token)
+    assert targets == [] if action == "action_create" else targets[0]["active"] is True
