@@ -99,3 +99,55 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
     page.get_by_text("Zoë Müller").first.wait_for()
     shot(page, "06-log-entry")
     assert "zoe.muller@contoso.example" in page.content()
+
+
+def test_admin_edits_a_mapping_with_inline_validation_then_a_cycle_runs_and_helpdesk_reads_the_logs(
+    live_server, celery_worker, scim_app, browser_page
+):
+    admin = factories.AdministratorFactory(username="grace")
+    helpdesk = factories.HelpdeskFactory(username="hal")
+    for n in range(12):
+        user = factories.DirectoryUserFactory(given_name="Björn", surname=f"Ångström {n}", department="Engineering")
+        factories.AssignmentFactory(application=scim_app, user=user)
+    page = browser_page
+
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", admin.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.goto(f"{live_server.url}/apps/{scim_app.pk}/mappings/user/")
+    page.get_by_text("+ Add New Mapping").click()
+    page.locator("dialog[open]").wait_for()
+    page.locator("dialog[open] select[name=mapping_type]").select_option("expression")
+    box = page.locator("dialog[open] textarea[name=expression]")
+    box.fill("")
+    box.type('Join(".", [givenName] [surname])')  # a missing comma: the inline check answers as the admin types
+    page.locator("#expression-check .field-error").wait_for()
+    assert "^" in page.locator("#expression-check pre.caret").inner_text()
+    shot(page, "07-mapping-inline-error")
+    box.fill("")
+    box.type('ToLower(NormalizeDiacritics(Join(".", [givenName], [surname])))')
+    page.get_by_text("✓ Valid expression").wait_for()
+    page.locator("dialog[open] input[name=target_attribute]").fill("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization")
+    page.locator("dialog[open] button[type=submit]").first.click()
+    page.locator("dialog[open]").wait_for(state="hidden")
+    page.get_by_text("enterprise:2.0:User:organization").first.wait_for()
+    shot(page, "08-mappings")
+
+    page.goto(f"{live_server.url}/apps/{scim_app.pk}/")
+    page.get_by_role("button", name="Start provisioning").click()
+    page.get_by_text("Initial cycle completed.").wait_for(timeout=30_000)
+    shot(page, "09-overview-after-cycle")
+    assert page.locator("text=100% complete").first.is_visible()
+
+    page.context.clear_cookies()  # sign out
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", helpdesk.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.goto(f"{live_server.url}/apps/{scim_app.pk}/provisioning-logs/?status=success&action=create")
+    page.get_by_text("Björn Ångström 0").first.wait_for()
+    assert page.get_by_role("link", name="Provisioning", exact=True).count() == 0  # Helpdesk's blade: Overview and logs
+    shot(page, "10-helpdesk-logs")
+    response = page.request.get(f"{live_server.url}/apps/{scim_app.pk}/provisioning/")
+    assert response.status == 403
