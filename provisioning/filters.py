@@ -24,6 +24,9 @@ DATE_PRESETS = [
 ]
 _PRESET_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
+# Identity terms shorter than this match the start of a word, not anywhere (see filter_identity).
+SHORT_TERM = 3
+
 
 def _one_month_before(moment):
     """The same day and time one calendar month earlier (31 March → 28/29 February)."""
@@ -130,12 +133,26 @@ class ProvisioningLogFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        # An ID matches exactly, through the source_id/target_id indexes. Only when no entry has that ID do names
-        # match anywhere, case-insensitively, as Entra's Identity box does: OR-ing both in one query would make the
+        # An ID (or a whole UPN) matches exactly, through an index. Only when nothing has that ID do names
+        # match, case-insensitively, as Entra's Identity box does: OR-ing both in one query would make the
         # database scan every entry even for an ID.
-        by_id = queryset.filter(Q(source_id=value) | Q(target_id=value))
-        if " " not in value and by_id.exists():
-            return by_id
+        if " " not in value:
+            by_id = queryset.filter(Q(source_id=value) | Q(target_id=value))
+            if by_id.exists():
+                return by_id
+            if "@" in value:
+                by_upn = queryset.filter(source_upn__iexact=value)
+                if by_upn.exists():
+                    return by_upn
+        if len(value) < SHORT_TERM:
+            # Trigram indexes cannot serve "contains" under three letters (a full scan of the log table);
+            # they can serve "a word starts with", which is what a short term usually means (Wu, Xu, Li).
+            words = Q(source_display_name__istartswith=value) | Q(source_upn__istartswith=value)
+            for separator in " -":
+                words |= Q(source_display_name__icontains=separator + value)
+            for separator in ".-_":
+                words |= Q(source_upn__icontains=separator + value)
+            return queryset.filter(words)
         return queryset.filter(Q(source_display_name__icontains=value) | Q(source_upn__icontains=value))
 
     def filter_cycle(self, queryset, name, value):

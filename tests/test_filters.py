@@ -243,3 +243,17 @@ def test_unknown_cycle_matches_nothing(app):
 def test_identity_with_a_space_is_a_name_even_if_an_id_has_it(app):
     jane = log(app, source_display_name="Jane Doe")
     assert filtered(app, identity="Jane Doe") == {jane}
+
+
+def test_identity_shorter_than_three_letters_matches_the_start_of_a_word(app):
+    wu = log(app, source_display_name="Jun Wu", source_upn="jun.wu@contoso.example")
+    wolf = log(app, source_display_name="Wulf Berg", source_upn="wberg@contoso.example")
+    log(app, source_display_name="Andrew Lee", source_upn="alee@contoso.example")  # "wu" inside a word only
+    assert filtered(app, identity="wu") == {wu, wolf}
+
+
+def test_identity_whole_upn_matches_exactly_in_any_case(app):
+    jane = log(app, source_upn="jane.doe@contoso.example")
+    log(app, source_upn="mary.jane.doe@contoso.example")
+    assert filtered(app, identity="JANE.DOE@contoso.example") == {jane}
+    assert len(filtered(app, identity="doe@contoso.example")) == 2  # not a whole UPN: contains

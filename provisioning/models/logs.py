@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class ProvisioningLog(models.Model):
@@ -57,6 +58,8 @@ class ProvisioningLog(models.Model):
             models.Index(fields=["application", "action", "-created_at"]),
             # The Cycle ID filter and the Overview's per-cycle counts.
             models.Index(fields=["cycle", "-created_at"]),
+            # The Identity filter's exact UPN match (iexact compares UPPER(source_upn)).
+            models.Index(Upper("source_upn"), name="provisioning_log_upn_upper"),
         ]
 
     def __str__(self):
