@@ -64,14 +64,17 @@ def evaluate_mapping(mapping, attributes, context=None):
 
 
 def evaluate_mappings(application, object_mapping, attributes, *, creating, value_exists=None):
-    """Evaluate every mapping that applies (Always, plus Only-during-creation when creating)."""
-    context = EvaluationContext(value_exists=value_exists)
+    """Evaluate every mapping that applies (Always, plus Only-during-creation when creating).
+
+    value_exists: target path → (candidate → bool), the target lookup SelectUniqueValue needs.
+    """
     evaluation = Evaluation()
     for mapping in object_mapping.attribute_mappings.all():
         if mapping.mapping_type == MappingType.NONE:
             continue
         if mapping.apply_on == AttributeMapping.ApplyOn.CREATE_ONLY and not creating:
             continue
+        context = EvaluationContext(value_exists=value_exists(mapping.target_attribute) if value_exists else None)
         value, display = evaluate_mapping(mapping, attributes, context)
         note = ""
         if (value is None or value == "") and creating and mapping.default_value:

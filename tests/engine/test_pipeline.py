@@ -311,3 +311,20 @@ def test_cleared_target_object_actions_are_skipped_with_the_reason(scim_app, sci
     assert "not enabled in Target Object Actions" in log.error_description
     targets = target_users(scim_app, scim_server.token)
     assert targets == [] if action == "action_create" else targets[0]["active"] is True
+
+
+def test_select_unique_value_skips_values_that_exist_in_the_target(scim_app, scim_server, jane):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    factories.AttributeMappingFactory(
+        object_mapping=mapping, mapping_type="expression", target_attribute="nickName",
+        apply_on=AttributeMapping.ApplyOn.CREATE_ONLY,
+        expression='SelectUniqueValue(Join(".", [givenName], [surname]), Join(".", [givenName], [surname], "2"))',
+    )
+    httpx.post(f"{scim_app.tenant_url}/Users", headers={"Authorization": f"Bearer {scim_server.token}"}, json={
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "someone.else", "nickName": "Jane.Doe"}).raise_for_status()
+
+    log = run(scim_app, jane)
+
+    assert log.status == "success", log.error_description
+    created = next(u for u in target_users(scim_app, scim_server.token) if u["userName"] == jane.user_principal_name)
+    assert created["nickName"] == "Jane.Doe.2"
