@@ -48,7 +48,7 @@ def start_provisioning(app, *, requested_by=None):
 
 
 def stop_provisioning(app, *, requested_by=None):
-    """Provisioning Status Off; a running cycle stops after its current object, a queued one never starts."""
+    """Provisioning Status Off; a running cycle stops at its next progress write (≤ PROGRESS_EVERY objects), a queued one never starts."""
     with transaction.atomic():
         Application.objects.filter(pk=app.pk).update(
             provisioning_enabled=False, job_status=Application.JobStatus.PAUSED, next_cycle_at=None
