@@ -222,8 +222,10 @@ class _Compiler:
 
     def iif(self, node: Call, args, failure, redacted: bool):
         condition, if_true, if_false = args
-        # Entra fails an IIF whose condition reads a null or empty attribute.
-        names = list(dict.fromkeys(n.name for n in walk(node.args[0]) if isinstance(n, Attribute)))
+        # Entra fails an IIF whose condition compares a null or empty attribute (IIF([country]="USA", …) with no
+        # country). An attribute inside a function call is that function's business: the documented null
+        # fallback IIF(IsNullOrEmpty([department]), "Unassigned", [department]) must work.
+        names = list(dict.fromkeys(_compared_attributes(node.args[0])))
         readers = [(name, _reader(name, redacted)) for name in names]
 
         def iif(env):
@@ -232,8 +234,8 @@ class _Compiler:
                 if is_empty(value):
                     raise failure(
                         f"the condition reads [{name}], which is {'null' if value is None else 'empty'} for this object, "
-                        f"and Entra fails an IIF whose condition reads a null or empty attribute. Test for empty values "
-                        f'with Switch instead, e.g. Switch([{name}], [{name}], "", "Other")'
+                        f"and Entra fails an IIF whose condition compares a null or empty attribute. Test for it first, "
+                        f'e.g. IIF(IsNullOrEmpty([{name}]), "Other", …), or use Switch([{name}], [{name}], "", "Other")'
                     )
             try:
                 truth = to_bool(condition(env), "the condition")
@@ -477,3 +479,12 @@ _STATIC_CHECKS = {
     "ToUpper": _check_culture,
     "RandomString": _check_random_string,
 }
+
+
+def _compared_attributes(node):
+    """Attribute names a condition uses directly: the condition itself, or the operands of its comparisons."""
+    if isinstance(node, Attribute):
+        yield node.name
+    elif isinstance(node, Comparison):
+        yield from _compared_attributes(node.left)
+        yield from _compared_attributes(node.right)

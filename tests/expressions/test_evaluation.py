@@ -106,7 +106,7 @@ def test_ignore_flow_drops_the_attribute_even_when_nested():
     [
         ('IIF([country]="USA",[country],[department])', {}, "IIF at column 1: the condition reads [country], which is null"),
         ('IIF([country]="",  "Other", [country])', {"country": ""}, "which is empty for this object"),
-        ('IIF(IsNullOrEmpty([country]),"Other",[country])', {}, 'Switch([country], [country], "", "Other")'),
+        ('IIF([country]="USA","US","Other")', {}, 'Switch([country], [country], "", "Other")'),
         ('IIF([country], "a", "b")', {"country": "USA"}, 'the condition must be True or False (or a number), not "USA"'),
         ("Item([proxyAddresses], 3)", {"proxyAddresses": ["a", "b"]}, "Item at column 1: index 3 is out of range: the attribute has 2 values"),
         ('FormatDateTime([d], , "yyyyMMdd", "yyyy-MM-dd")', {"d": "2021-07-02"}, 'FormatDateTime at column 1: "2021-07-02" does not match the input format "yyyyMMdd"'),
@@ -174,3 +174,13 @@ def test_every_supported_function_evaluates_from_its_spec_arity():
 
 def test_multi_valued_values_come_out_as_lists():
     assert evaluate("[proxyAddresses]", {"proxyAddresses": ("a", "b")}) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "department, expected",
+    [(None, "Unassigned"), ("", "Unassigned"), ("Sales", "Sales")],
+)
+def test_iif_with_a_null_test_in_its_condition_is_the_documented_fallback(department, expected):
+    # Microsoft's troubleshooting guide: IIF(IsNullOrEmpty([attr]), "default", [attr]) for critical attributes.
+    attributes = {} if department is None else {"department": department}
+    assert evaluate('IIF(IsNullOrEmpty([department]), "Unassigned", [department])', attributes) == expected
