@@ -59,6 +59,11 @@ def say(message=""):
     print(message, flush=True)
 
 
+def load_demo_data_args(tenant_url, token):
+    # "--token=…" in one word: a generated token may start with "-", which argparse would read as an option.
+    return [f"--tenant-url={tenant_url}", f"--token={token}"]
+
+
 def port_from_env(variable, default):
     value = os.environ.get(variable, str(default))
     if not value.isdigit() or not 0 < int(value) < 65536:
@@ -181,7 +186,7 @@ class Supervisor:
         tenant_url = demo_target.tenant_url(scim_port)
 
         say("== Loading the demo directory and app")
-        self.manage("load_demo_data", "--tenant-url", tenant_url, "--token", token)
+        self.manage("load_demo_data", *load_demo_data_args(tenant_url, token))
 
         say(f"== Starting the web server on port {port}, the Celery worker and beat")
         worker = self.start("Celery worker", "worker", [PYTHON, "-m", "celery", "-A", "portal", "worker", "--pool", "threads", "--concurrency", "4", "-l", "INFO"],

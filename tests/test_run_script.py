@@ -236,3 +236,17 @@ def test_make_run_starts_stops_and_keeps_data(tmp_path):
         portal.kill()
         if "again" in locals():
             again.kill()
+
+
+@pytest.mark.django_db
+def test_a_generated_token_starting_with_a_dash_reaches_load_demo_data(monkeypatch):
+    # secrets.token_urlsafe can start with "-": passed as a separate word, argparse took it for an option.
+    from django.core.management import call_command
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import run
+
+    call_command("load_demo_data", *run.load_demo_data_args("http://127.0.0.1:9/scim/v2", "-starts-with-a-dash"))
+    from provisioning.models import Application
+
+    assert Application.objects.get().get_secret_token() == "-starts-with-a-dash"
