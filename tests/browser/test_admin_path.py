@@ -7,6 +7,7 @@ scim2-server; saves a screenshot of each page under test-artifacts/screenshots/ 
 import os
 import re
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -25,20 +26,27 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page():
+def open_page():
+    """Launch Chromium when the test has made its data: ORM calls made while Playwright's event loop runs
+    in this thread go through a worker thread whose database session outlives the test."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is needed for the browser test: apt-get install chromium (make test installs it)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+    with ExitStack() as stack:
+
+        def launch():
+            p = stack.enter_context(playwright_sync.sync_playwright())
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            )
+            stack.callback(browser.close)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(15_000)
+            return page
+
+        yield launch
 
 
 def shot(page, name):
@@ -46,7 +54,7 @@ def shot(page, name):
 
 
 def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_log(
-    live_server, celery_worker, scim_app, browser_page
+    live_server, celery_worker, scim_app, open_page
 ):
     admin = factories.AdministratorFactory(username="ada")
     jane = factories.DirectoryUserFactory(
@@ -54,7 +62,8 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
         mail="zoe.muller@contoso.example", department="Engineering", job_title="Engineer",
     )
     factories.AssignmentFactory(application=scim_app, user=jane)
-    page = browser_page
+    token = scim_app.get_secret_token()
+    page = open_page()
 
     page.goto(f"{live_server.url}/login/")
     shot(page, "01-sign-in")
@@ -73,7 +82,7 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
     page.get_by_role("button", name="Test Connection").click()
     page.get_by_text("The supplied credentials are authorized to enable provisioning").wait_for()
     shot(page, "04-provisioning-test-connection")
-    assert scim_app.get_secret_token() not in page.content()
+    assert token not in page.content()
 
     page.get_by_role("link", name="Provision on demand").first.click()
     page.fill("#od-search", "Zoë")
@@ -86,10 +95,7 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
         page.get_by_text(re.compile(r"was created in")).first.wait_for(timeout=30_000)
     except playwright_sync.Error:
         shot(page, "failure-on-demand")
-        from provisioning.models import OnDemandRun
-
-        runs = list(OnDemandRun.objects.values("state", "error", "progress"))
-        raise AssertionError(f"on-demand did not finish; runs: {runs}")
+        raise
     for step in ("Import user", "Determine if user is in scope", "Match user between source and target system", "Perform action"):
         assert page.get_by_text(step).first.is_visible(), step
     page.locator("summary", has_text="View details").last.click()
@@ -102,14 +108,14 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
 
 
 def test_admin_edits_a_mapping_with_inline_validation_then_a_cycle_runs_and_helpdesk_reads_the_logs(
-    live_server, celery_worker, scim_app, browser_page
+    live_server, celery_worker, scim_app, open_page
 ):
     admin = factories.AdministratorFactory(username="grace")
     helpdesk = factories.HelpdeskFactory(username="hal")
     for n in range(12):
         user = factories.DirectoryUserFactory(given_name="Björn", surname=f"Ångström {n}", department="Engineering")
         factories.AssignmentFactory(application=scim_app, user=user)
-    page = browser_page
+    page = open_page()
 
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", admin.username)
