@@ -62,29 +62,25 @@ def provision_user(ctx, user, *, on_change=None, connection_failure=None):
     recorder = StepRecorder("user", on_change)
     outcome = Outcome()
     try:
-        if connection_failure is not None:
-            recorder.record(
-                TEST_CONNECTION, FAILURE, connection_failure.message,
-                [section("Connection", ["", ""], [("Fix", connection_failure.fix), *connection_failure.details])],
-            )
-            raise ObjectFailure(connection_failure.code, connection_failure.message, connection_failure.fix)
-        _run_steps(ctx, user, recorder, outcome)
+        try:
+            if connection_failure is not None:
+                recorder.record(
+                    TEST_CONNECTION, FAILURE, connection_failure.message,
+                    [section("Connection", ["", ""], [("Fix", connection_failure.fix), *connection_failure.details])],
+                )
+                raise ObjectFailure(connection_failure.code, connection_failure.message, connection_failure.fix)
+            _run_steps(ctx, user, recorder, outcome)
+        except ScimError as exc:
+            # E.g. the client refusing an unusable Tenant URL or token before any request.
+            raise from_scim_error(exc, f"provision '{user.display_name or user.user_principal_name}'") from exc
+        except ValueError as exc:
+            # payload.PathError and value-type errors: a mapping the payload builder cannot place is a
+            # configuration error of this object, not a crash of the run.
+            raise ObjectFailure("AttributeMappingInvalid", f"An attribute mapping cannot be sent: {exc}",
+                                "Correct the target attribute under Mappings.") from exc
     except Skip as skip:
         outcome.status, outcome.action = Status.SKIPPED, skip.action
         outcome.error_code, outcome.error_description = skip.code, skip.reason
-    except ScimError as exc:
-        # E.g. the client refusing an unusable Tenant URL or token before any request.
-        failure = from_scim_error(exc, f"provision '{user.display_name or user.user_principal_name}'")
-        outcome.status = Status.FAILURE
-        outcome.error_code, outcome.error_description, outcome.recommended_fix = failure.code, failure.description, failure.fix
-        recorder.record(ACTION, FAILURE, failure.description)
-    except ValueError as exc:  # payload.PathError and value-type errors from the payload builder
-        # A mapping whose target path the payload builder cannot place: a configuration error, not a crash.
-        failure = ObjectFailure("AttributeMappingInvalid", f"An attribute mapping cannot be sent: {exc}",
-                                "Correct the target attribute under Mappings.")
-        outcome.status = Status.FAILURE
-        outcome.error_code, outcome.error_description, outcome.recommended_fix = failure.code, failure.description, failure.fix
-        recorder.record(ACTION, FAILURE, failure.description)
     except ObjectFailure as failure:
         outcome.status = Status.FAILURE
         outcome.error_code, outcome.error_description, outcome.recommended_fix = failure.code, failure.description, failure.fix
