@@ -58,6 +58,10 @@ class RunContext:
         ).values_list("id", flat=True)
         return set(direct) | set(via_groups)
 
+    @cached_property
+    def assigned_group_ids(self):
+        return set(Assignment.objects.filter(application=self.application, group__isnull=False).values_list("group_id", flat=True))
+
     def is_assigned(self, user):
         return user.id in self.assigned_user_ids
 

@@ -1,7 +1,8 @@
 """Provisioning cycles: every in-scope user, and every previously provisioned user, through the pipeline.
 
-A straightforward cycle (scale, groups, quarantine and escrow come later): it processes users in
-id order, checks for Stop between objects, and advances the watermark only when it completes.
+A straightforward cycle (scale, quarantine and escrow come later): users in id order, then groups
+and their memberships; it checks for Stop between objects and advances the watermark only when it
+completes.
 """
 
 from django.conf import settings
@@ -11,8 +12,9 @@ from django.utils import timezone
 
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
+from provisioning.engine.groups import provision_group
 from provisioning.engine.pipeline import USER, provision_user
-from provisioning.models import Application, DirectoryUser, ProvisioningCycle, TargetAnchor
+from provisioning.models import Application, DirectoryGroup, DirectoryUser, ProvisioningCycle, TargetAnchor
 
 PROGRESS_EVERY = 10  # objects between progress writes: the bar moves without a write per object
 
@@ -68,6 +70,14 @@ def cycle_subjects(app, ctx):
     return users.filter(Q(pk__in=ctx.assigned_user_ids) | Q(object_id__in=anchored)).order_by("id")
 
 
+def cycle_groups(app, ctx):
+    """Groups after users, so their members can be linked: assigned groups, or all with Sync all."""
+    groups = DirectoryGroup.objects.prefetch_related("members")
+    if ctx.sync_all:
+        return groups.order_by("id")
+    return groups.filter(pk__in=ctx.assigned_group_ids).order_by("id")
+
+
 def run_cycle(cycle):
     """Run a queued cycle to the end (or to Stop). Safe to call twice: only the first call claims it."""
     claimed = ProvisioningCycle.objects.filter(pk=cycle.pk, state=ProvisioningCycle.State.QUEUED).update(
@@ -84,11 +94,13 @@ def run_cycle(cycle):
         connection = test_connection(app)
         if not connection.ok:
             return _finish(cycle, ProvisioningCycle.State.FAILED, f"Test connection failed: {connection.message} {connection.fix}", logs)
-        subjects = list(cycle_subjects(app, ctx))
-        ProvisioningCycle.objects.filter(pk=cycle.pk).update(total_units=len(subjects))
-        for done, user in enumerate(subjects, start=1):
-            logs.append(provision_user(ctx, user))
-            if done % PROGRESS_EVERY == 0 or done == len(subjects):
+        users = list(cycle_subjects(app, ctx))
+        groups = list(cycle_groups(app, ctx))
+        work = [(provision_user, user) for user in users] + [(provision_group, group) for group in groups]
+        ProvisioningCycle.objects.filter(pk=cycle.pk).update(total_units=len(work))
+        for done, (provision_object, subject) in enumerate(work, start=1):
+            logs.append(provision_object(ctx, subject))
+            if done % PROGRESS_EVERY == 0 or done == len(work):
                 ProvisioningCycle.objects.filter(pk=cycle.pk).update(completed_units=done)
                 if ProvisioningCycle.objects.filter(pk=cycle.pk, stop_requested=True).exists():
                     return _finish(cycle, ProvisioningCycle.State.STOPPED, "", logs)

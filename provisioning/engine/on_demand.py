@@ -1,4 +1,4 @@
-"""Provision on demand: one user, or up to five members of a group, through the same pipeline as cycles."""
+"""Provision on demand: one user, or a group and up to five of its members, through the same pipeline as cycles."""
 
 from django.db import transaction
 from django.db.models import Q
@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
+from provisioning.engine.groups import provision_group
 from provisioning.engine.pipeline import provision_user
 from provisioning.models import Application, DirectoryGroup, DirectoryUser, OnDemandRun
 
@@ -77,21 +78,21 @@ def provision_on_demand(run):
         on_demand_run=run,
     )
     users = list(run.users.select_related("manager").order_by("display_name"))
-    progress = [
-        {"subject": {"source_id": str(u.object_id), "display_name": u.display_name, "upn": u.user_principal_name},
-         "status": "running", "action": None, "steps": [], "log_id": None}
-        for u in users
-    ]
+    # A group request provisions the selected members, then the group with just those memberships (as Entra).
+    work = [(provision_user, u, {}) for u in users]
+    if run.group is not None:
+        work.append((provision_group, run.group, {"members": users}))
+    progress = [_progress_entry(subject) for _, subject, _ in work]
     _save_progress(run, progress)
     logs = []
     try:
         connection = test_connection(app)
-        for entry, user in zip(progress, users):
+        for entry, (provision_object, subject, options) in zip(progress, work):
             def on_change(steps, entry=entry):
                 entry["steps"] = steps
                 _save_progress(run, progress)
 
-            log = provision_user(ctx, user, on_change=on_change, connection_failure=None if connection.ok else connection)
+            log = provision_object(ctx, subject, on_change=on_change, connection_failure=None if connection.ok else connection, **options)
             entry.update(status=log.status, action=log.action, steps=log.steps, log_id=log.pk)
             _save_progress(run, progress)
             logs.append(log)
@@ -107,6 +108,15 @@ def provision_on_demand(run):
 
     notify_failures(app, logs, on_demand_run=run)
     return logs
+
+
+def _progress_entry(subject):
+    if isinstance(subject, DirectoryGroup):
+        identity = {"source_id": str(subject.object_id), "display_name": subject.display_name, "upn": "", "kind": "group"}
+    else:
+        identity = {"source_id": str(subject.object_id), "display_name": subject.display_name,
+                    "upn": subject.user_principal_name, "kind": "user"}
+    return {"subject": identity, "status": "running", "action": None, "steps": [], "log_id": None}
 
 
 def _save_progress(run, progress):

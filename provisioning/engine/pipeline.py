@@ -1,6 +1,7 @@
 """The per-object pipeline: Test connection → Import → Scope → Match → Action, one ProvisioningLog each.
 
-On-demand provisioning and cycles both call `provision_user`; nothing else decides what happens
+On-demand provisioning and cycles both call `provision_user` (and `groups.provision_group`, which
+shares the wrapper, matching, anchors and create/update here); nothing else decides what happens
 to an object.
 """
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from provisioning.engine import payload
 from provisioning.engine.errors import ObjectFailure, from_scim_error
-from provisioning.engine.mapping import evaluate_mappings, lookup
+from provisioning.engine.mapping import evaluate_mapping, evaluate_mappings, lookup
 from provisioning.engine.steps import (
     ACTION,
     FAILURE,
@@ -34,7 +35,38 @@ from provisioning.scoping import evaluate_scope
 Action = ProvisioningLog.Action
 Status = ProvisioningLog.Status
 USER = ObjectMapping.ObjectType.USER
-RESOURCE = "Users"
+GROUP = ObjectMapping.ObjectType.GROUP
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between users and groups on the wire and in the words of the steps."""
+
+    object_type: str
+    noun: str  # "user"
+    title: str  # "User"
+    resource: str  # the SCIM endpoint
+    excluded: tuple = ()  # attributes never read back (Entra reads groups with excludedAttributes=members)
+
+
+USER_KIND = Kind(USER, "user", "User", "Users")
+GROUP_KIND = Kind(GROUP, "group", "Group", "Groups", ("members",))
+
+
+@dataclass(frozen=True)
+class Subject:
+    kind: Kind
+    source_id: object  # the source objectId
+    name: str
+    upn: str = ""
+
+    @classmethod
+    def of_user(cls, user):
+        return cls(USER_KIND, user.object_id, user.display_name or user.user_principal_name, user.user_principal_name)
+
+    @classmethod
+    def of_group(cls, group):
+        return cls(GROUP_KIND, group.object_id, group.display_name)
 
 
 @dataclass
@@ -58,8 +90,15 @@ class Skip(Exception):
 
 def provision_user(ctx, user, *, on_change=None, connection_failure=None):
     """Push one directory user through the five steps against ctx's target; returns its log entry."""
+    subject = Subject.of_user(user)
+    return provision(ctx, subject, lambda recorder, outcome: _run_steps(ctx, user, subject, recorder, outcome),
+                     on_change=on_change, connection_failure=connection_failure)
+
+
+def provision(ctx, subject, run_steps, *, on_change=None, connection_failure=None):
+    """Run one object's steps and write its log entry, whatever happens (skip, failure, target error)."""
     started = time.monotonic()
-    recorder = StepRecorder("user", on_change)
+    recorder = StepRecorder(subject.kind.noun, on_change)
     outcome = Outcome()
     try:
         try:
@@ -69,10 +108,10 @@ def provision_user(ctx, user, *, on_change=None, connection_failure=None):
                     [section("Connection", ["", ""], [("Fix", connection_failure.fix), *connection_failure.details])],
                 )
                 raise ObjectFailure(connection_failure.code, connection_failure.message, connection_failure.fix)
-            _run_steps(ctx, user, recorder, outcome)
+            run_steps(recorder, outcome)
         except ScimError as exc:
             # E.g. the client refusing an unusable Tenant URL or token before any request.
-            raise from_scim_error(exc, f"provision '{user.display_name or user.user_principal_name}'") from exc
+            raise from_scim_error(exc, f"provision {subject.kind.title} '{subject.name}'") from exc
         except ValueError as exc:
             # payload.PathError and value-type errors: a mapping the payload builder cannot place is a
             # configuration error of this object, not a crash of the run.
@@ -89,10 +128,10 @@ def provision_user(ctx, user, *, on_change=None, connection_failure=None):
     return ProvisioningLog.objects.create(
         **ctx.log_fields(),
         created_at=timezone.now(),
-        object_type=USER,
-        source_id=str(user.object_id),
-        source_display_name=user.display_name,
-        source_upn=user.user_principal_name,
+        object_type=subject.kind.object_type,
+        source_id=str(subject.source_id),
+        source_display_name=subject.name,
+        source_upn=subject.upn,
         target_id=outcome.target_id,
         action=outcome.action,
         status=outcome.status,
@@ -105,10 +144,9 @@ def provision_user(ctx, user, *, on_change=None, connection_failure=None):
     )
 
 
-def _run_steps(ctx, user, recorder, outcome):
+def _run_steps(ctx, user, subject, recorder, outcome):
     object_mapping = ctx.object_mappings.get(USER)
-    name = user.display_name or user.user_principal_name
-    app_name = ctx.application.name
+    name = subject.name
 
     # 2. Import
     attributes = user.source_attributes()
@@ -118,34 +156,44 @@ def _run_steps(ctx, user, recorder, outcome):
     )
     if object_mapping is None or not object_mapping.enabled:
         recorder.record(SCOPE, SKIPPED, "User provisioning is disabled for this application")
-        raise Skip("EntrySynchronizationSkipped", f"User provisioning is disabled in the Mappings of {app_name}.")
+        raise Skip("EntrySynchronizationSkipped", f"User provisioning is disabled in the Mappings of {ctx.application.name}.")
 
     # 3. Determine if the user is in scope
     in_scope, reason, scope_rows = _evaluate_scope(ctx, user, attributes)
     attributes["IsSoftDeleted"] = not in_scope
-    anchor = TargetAnchor.objects.filter(application=ctx.application, object_type=USER, source_id=user.object_id).first()
+    anchor = find_anchor(ctx, subject)
+    scope_section = [section("Scoping", ["Condition", "Result", "Detail"], scope_rows)]
     if in_scope:
-        recorder.record(SCOPE, SUCCESS, f"User '{name}' is in scope: {reason}", [section("Scoping", ["Condition", "Result", "Detail"], scope_rows)])
+        recorder.record(SCOPE, SUCCESS, f"User '{name}' is in scope: {reason}", scope_section)
     else:
-        recorder.record(SCOPE, SKIPPED, f"User '{name}' is out of scope: {reason}", [section("Scoping", ["Condition", "Result", "Detail"], scope_rows)])
+        recorder.record(SCOPE, SKIPPED, f"User '{name}' is out of scope: {reason}", scope_section)
         if anchor is None or anchor.disabled:
             raise Skip("EntrySynchronizationSkipped", f"User '{name}' is not in scope: {reason}")
 
     # 4. Match
-    target = _match(ctx, user, attributes, anchor, object_mapping, recorder, in_scope)
+    target = match(ctx, subject, attributes, anchor, object_mapping, recorder, in_scope)
     if target is not None:
         outcome.target_id = target["id"]
 
     # 5. Perform action
     if not in_scope and target is None:
         recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")
-        raise Skip("EntrySynchronizationSkipped", f"User '{name}' is out of scope ({reason}) and no longer exists in {app_name}.")
+        raise Skip("EntrySynchronizationSkipped", f"User '{name}' is out of scope ({reason}) and no longer exists in {ctx.application.name}.")
     if not in_scope:
-        _disable(ctx, user, target, anchor, recorder, outcome, reason)
-    elif target is None:
-        _create(ctx, user, attributes, object_mapping, recorder, outcome)
-    else:
-        _update(ctx, user, attributes, object_mapping, target, recorder, outcome)
+        _disable(ctx, subject, target, recorder, outcome, reason)
+        return
+    if target is None:
+        created, evaluation = create(ctx, subject, attributes, object_mapping, recorder, outcome)
+        recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {ctx.application.name} (id {created['id']})",
+                        _modified_section(outcome.modified) + _evaluation_section(evaluation))
+        return
+    changes, evaluation = update(ctx, subject, attributes, object_mapping, target, recorder, outcome)
+    if not changes:
+        recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
+                        _evaluation_section(evaluation))
+        raise Skip("RedundantExport", f"'{name}' is already up to date in {ctx.application.name}: nothing to change.")
+    recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {ctx.application.name}: {len(changes)} attribute(s) changed",
+                    _modified_section(outcome.modified) + _evaluation_section(evaluation))
 
 
 def _evaluate_scope(ctx, user, attributes):
@@ -156,11 +204,8 @@ def _evaluate_scope(ctx, user, attributes):
         ("Active in source system", "Passed" if active else "Failed", f"accountEnabled is {display(active)}"),
         ("Assigned to application", "Passed" if ctx.is_assigned(user) else ("Not needed" if ctx.sync_all else "Failed"), ""),
         ("Scope sync all", display(ctx.sync_all), ctx.application.get_scope_display()),
+        *scoping_rows(decision),
     ]
-    for result in decision.filters:
-        for clause_result in result.clauses:
-            c = clause_result.clause
-            rows.append((f"{result.title}: {c.text}", "Passed" if clause_result.passed else "Failed", clause_result.explanation))
     if not active:
         return False, "the account is disabled in the directory (accountEnabled is False)", rows
     if not assigned:
@@ -168,6 +213,15 @@ def _evaluate_scope(ctx, user, attributes):
     if not decision.in_scope:
         return False, decision.reason, rows
     return True, decision.reason, rows
+
+
+def scoping_rows(decision):
+    """Each clause of each scoping filter, as the Determine-scope step lists them."""
+    return [
+        (f"{result.title}: {clause_result.clause.text}", "Passed" if clause_result.passed else "Failed", clause_result.explanation)
+        for result in decision.filters
+        for clause_result in result.clauses
+    ]
 
 
 def matching_filter(path, value):
@@ -187,29 +241,34 @@ def _quoted(value):
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def _match(ctx, user, attributes, anchor, object_mapping, recorder, in_scope):
-    client = ctx.client
-    name = user.display_name or user.user_principal_name
+def find_anchor(ctx, subject):
+    return TargetAnchor.objects.filter(
+        application=ctx.application, object_type=subject.kind.object_type, source_id=subject.source_id
+    ).first()
+
+
+def match(ctx, subject, attributes, anchor, object_mapping, recorder, in_scope):
+    """Step 4: the anchor first, else each matching attribute in precedence order. Returns the target or None."""
+    client, kind, name = ctx.client, subject.kind, subject.name
+    excluded = list(kind.excluded) or None
+    stale = ""
     if anchor is not None:
         try:
-            target = client.get(RESOURCE, anchor.target_id)
+            target = client.get(kind.resource, anchor.target_id, excluded_attributes=excluded)
         except ScimNotFound:
             # Entra fails with InvalidAnchor until a restart; we re-match instead and say so.
             anchor.delete()
-            stale = f"The target user {anchor.target_id} linked to '{name}' no longer exists; matching again."
-            anchor = None
+            stale = f"The target {kind.noun} {anchor.target_id} linked to '{name}' no longer exists; matching again."
         except ScimError as exc:
-            recorder.record(MATCH, FAILURE, f"Could not read the linked target user {anchor.target_id}: {exc}")
-            raise from_scim_error(exc, f"read User {anchor.target_id} in {ctx.application.name}") from exc
+            recorder.record(MATCH, FAILURE, f"Could not read the linked target {kind.noun} {anchor.target_id}: {exc}")
+            raise from_scim_error(exc, f"read {kind.title} {anchor.target_id} in {ctx.application.name}") from exc
         else:
             recorder.record(
                 MATCH, SUCCESS,
-                f"Matched User '{name}' with target user {target['id']} (linked when it was first provisioned)",
-                [section("Matched target user", ["Property", "Value"], _flatten(target))],
+                f"Matched {kind.title} '{name}' with target {kind.noun} {target['id']} (linked when it was first provisioned)",
+                [section(f"Matched target {kind.noun}", ["Property", "Value"], _flatten(target))],
             )
             return target
-    else:
-        stale = ""
     if not in_scope:
         return None
 
@@ -217,6 +276,7 @@ def _match(ctx, user, attributes, anchor, object_mapping, recorder, in_scope):
         (m for m in object_mapping.attribute_mappings.all() if m.is_matching),
         key=lambda m: (m.matching_precedence or 0, m.position),
     )
+    columns = ["Target attribute", "Source value", "Result"]
     rows, any_value = [], False
     for mapping in matching:
         value = _matching_value(mapping, attributes)
@@ -226,43 +286,43 @@ def _match(ctx, user, attributes, anchor, object_mapping, recorder, in_scope):
         any_value = True
         query = matching_filter(mapping.target_attribute, value)
         try:
-            found = client.query(RESOURCE, query)
+            found = client.query(kind.resource, query, excluded_attributes=excluded)
         except ScimError as exc:
             recorder.record(MATCH, FAILURE, f"The target refused the matching query {query}: {exc}",
-                            [section("Matching attributes evaluated", ["Target attribute", "Source value", "Result"], rows)])
+                            [section("Matching attributes evaluated", columns, rows)])
             raise from_scim_error(exc, f"query {ctx.application.name} for {query}") from exc
         if len(found) > 1:
             ids = ", ".join(r.get("id", "?") for r in found)
             rows.append((mapping.target_attribute, value, f"{len(found)} matches: {ids}"))
-            recorder.record(MATCH, FAILURE, f"{len(found)} users in the target match {query}",
-                            [section("Matching attributes evaluated", ["Target attribute", "Source value", "Result"], rows),
-                             *[section(f"Target user {r.get('id')}", ["Property", "Value"], _flatten(r)) for r in found]])
+            recorder.record(MATCH, FAILURE, f"{len(found)} {kind.noun}s in the target match {query}",
+                            [section("Matching attributes evaluated", columns, rows),
+                             *[section(f"Target {kind.noun} {r.get('id')}", ["Property", "Value"], _flatten(r)) for r in found]])
             raise ObjectFailure(
                 "DuplicateTargetEntries",
-                f"{len(found)} users in {ctx.application.name} match {query} (ids {ids}), so '{name}' cannot be matched to one.",
-                "Remove or merge the duplicate users in the target, or make a unique attribute the matching attribute under Mappings.",
+                f"{len(found)} {kind.noun}s in {ctx.application.name} match {query} (ids {ids}), so '{name}' cannot be matched to one.",
+                f"Remove or merge the duplicate {kind.noun}s in the target, or make a unique attribute the matching attribute under Mappings.",
             )
         if found:
             target = found[0]
             rows.append((mapping.target_attribute, value, f"matched {target.get('id')}"))
             recorder.record(
-                MATCH, SUCCESS, f"Matched User '{name}' with target user {target.get('id')} by {mapping.target_attribute}",
-                [section("Matching attributes evaluated", ["Target attribute", "Source value", "Result"], rows),
-                 section("Matched target user", ["Property", "Value"], _flatten(target))],
+                MATCH, SUCCESS, f"Matched {kind.title} '{name}' with target {kind.noun} {target.get('id')} by {mapping.target_attribute}",
+                [section("Matching attributes evaluated", columns, rows),
+                 section(f"Matched target {kind.noun}", ["Property", "Value"], _flatten(target))],
             )
             return target
         rows.append((mapping.target_attribute, value, "no match"))
     if not any_value:
-        recorder.record(MATCH, FAILURE, "No matching attribute has a value for this user",
-                        [section("Matching attributes evaluated", ["Target attribute", "Source value", "Result"], rows)])
+        recorder.record(MATCH, FAILURE, f"No matching attribute has a value for this {kind.noun}",
+                        [section("Matching attributes evaluated", columns, rows)])
         raise ObjectFailure(
             "ImportSkipped",
             f"'{name}' has no value for any matching attribute ({', '.join(m.source_display for m in matching) or 'none configured'}), so it cannot be matched or created.",
-            "Give the user a value for the matching attribute, or change Match objects using this attribute under Mappings.",
+            f"Give the {kind.noun} a value for the matching attribute, or change Match objects using this attribute under Mappings.",
         )
     recorder.record(
-        MATCH, SUCCESS, f"No matching user was found in {ctx.application.name}: '{name}' will be created. {stale}".strip(),
-        [section("Matching attributes evaluated", ["Target attribute", "Source value", "Result"], rows)],
+        MATCH, SUCCESS, f"No matching {kind.noun} was found in {ctx.application.name}: '{name}' will be created. {stale}".strip(),
+        [section("Matching attributes evaluated", columns, rows)],
     )
     return None
 
@@ -270,48 +330,46 @@ def _match(ctx, user, attributes, anchor, object_mapping, recorder, in_scope):
 def _matching_value(mapping, attributes):
     if mapping.mapping_type == AttributeMapping.MappingType.DIRECT:
         return lookup(attributes, mapping.source_attribute)
-    from provisioning.engine.mapping import evaluate_mapping
-
     value, _ = evaluate_mapping(mapping, attributes)
     return value if value not in ("", []) else None
 
 
-def _value_exists(ctx):
+def _value_exists(ctx, kind):
     def exists_for(path):
-        return lambda candidate: bool(ctx.client.query(RESOURCE, matching_filter(path, candidate)))
+        return lambda candidate: bool(ctx.client.query(kind.resource, matching_filter(path, candidate)))
 
     return exists_for
 
 
-def _create(ctx, user, attributes, object_mapping, recorder, outcome):
-    name = user.display_name or user.user_principal_name
+def create(ctx, subject, attributes, object_mapping, recorder, outcome):
+    """POST the object with every mapping that flows; returns (created resource, evaluation)."""
+    kind, name = subject.kind, subject.name
     outcome.action = Action.CREATE
     if not object_mapping.action_create:
-        recorder.record(ACTION, SKIPPED, "Create is not ticked in Target Object Actions: the user was not created")
+        recorder.record(ACTION, SKIPPED, f"Create is not ticked in Target Object Actions: the {kind.noun} was not created")
         raise Skip("EntrySynchronizationSkipped", f"'{name}' would be created, but Create is not enabled in Target Object Actions.", Action.CREATE)
-    evaluation = evaluate_mappings(ctx.application, object_mapping, attributes, creating=True, value_exists=_value_exists(ctx))
-    outcome.modified = _modified(((path, None, value) for path, value in evaluation.values.items()), evaluation.redacted)
-    resource = payload.build_resource("User", evaluation.values, entra_compatible=ctx.application.entra_compatible)
+    evaluation = evaluate_mappings(ctx.application, object_mapping, attributes, creating=True, value_exists=_value_exists(ctx, kind))
+    sent = {path: value for path, value in evaluation.values.items() if path not in kind.excluded}
+    outcome.modified = _modified(((path, None, value) for path, value in sent.items()), evaluation.redacted)
+    resource = payload.build_resource(kind.title, sent, entra_compatible=ctx.application.entra_compatible)
     try:
-        created = ctx.client.create(RESOURCE, resource)
+        created = ctx.client.create(kind.resource, resource)
     except ScimError as exc:
-        recorder.record(ACTION, FAILURE, f"Failed to create User '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
-        raise from_scim_error(exc, f"create User '{name}' in {ctx.application.name}") from exc
+        recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
+        raise from_scim_error(exc, f"create {kind.title} '{name}' in {ctx.application.name}") from exc
     outcome.target_id = created["id"]
-    _save_anchor(ctx, user, created["id"], disabled=False)
-    recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {ctx.application.name} (id {created['id']})",
-                    _modified_section(outcome.modified) + _evaluation_section(evaluation))
+    save_anchor(ctx, subject, created["id"], disabled=False)
+    return created, evaluation
 
 
-def _update(ctx, user, attributes, object_mapping, target, recorder, outcome):
-    name = user.display_name or user.user_principal_name
-    _save_anchor(ctx, user, target["id"], disabled=False)
+def update(ctx, subject, attributes, object_mapping, target, recorder, outcome):
+    """PATCH the attributes that differ from the target; returns (changes, evaluation); [] when none differ."""
+    kind, name = subject.kind, subject.name
+    save_anchor(ctx, subject, target["id"], disabled=False)
     evaluation = evaluate_mappings(ctx.application, object_mapping, attributes, creating=False)
-    changes = payload.diff(evaluation.values, target)
+    changes = payload.diff({p: v for p, v in evaluation.values.items() if p not in kind.excluded}, target)
     if not changes:
-        recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
-                        _evaluation_section(evaluation))
-        raise Skip("RedundantExport", f"'{name}' is already up to date in {ctx.application.name}: nothing to change.")
+        return [], evaluation
     outcome.action = Action.UPDATE
     outcome.modified = _modified(((c.path, c.old, c.new) for c in changes), evaluation.redacted)
     if not object_mapping.action_update:
@@ -319,16 +377,15 @@ def _update(ctx, user, attributes, object_mapping, target, recorder, outcome):
         raise Skip("EntrySynchronizationSkipped", f"'{name}' differs from the target, but Update is not enabled in Target Object Actions.", Action.UPDATE)
     operations = payload.patch_operations(changes, target, entra_compatible=ctx.application.entra_compatible)
     try:
-        ctx.client.patch(RESOURCE, target["id"], operations)
+        ctx.client.patch(kind.resource, target["id"], operations)
     except ScimError as exc:
-        recorder.record(ACTION, FAILURE, f"Failed to update User '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
-        raise from_scim_error(exc, f"update User '{name}' in {ctx.application.name}") from exc
-    recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {ctx.application.name}: {len(changes)} attribute(s) changed",
-                    _modified_section(outcome.modified) + _evaluation_section(evaluation))
+        recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
+        raise from_scim_error(exc, f"update {kind.title} '{name}' in {ctx.application.name}") from exc
+    return changes, evaluation
 
 
-def _disable(ctx, user, target, anchor, recorder, outcome, reason):
-    name = user.display_name or user.user_principal_name
+def _disable(ctx, subject, target, recorder, outcome, reason):
+    name = subject.name
     outcome.action = Action.DISABLE
     if not ctx.object_mappings[USER].action_update:
         # Entra disables through an update (IsSoftDeleted → active): without Update, nothing is sent.
@@ -336,25 +393,25 @@ def _disable(ctx, user, target, anchor, recorder, outcome, reason):
         raise Skip("EntrySynchronizationSkipped", f"'{name}' is out of scope ({reason}), but Update is not enabled in Target Object Actions, so it was not disabled.", Action.DISABLE)
     current = payload.read_value(target, "active")
     if current is False or str(current).lower() == "false":
-        _save_anchor(ctx, user, target["id"], disabled=True)
+        save_anchor(ctx, subject, target["id"], disabled=True)
         recorder.record(ACTION, SKIPPED, "The user is already disabled in the target")
         raise Skip("RedundantExport", f"'{name}' is out of scope ({reason}) and already disabled in {ctx.application.name}.", Action.DISABLE)
     change = payload.Change("active", current, False)
     outcome.modified = _modified([("active", current, False)], set())
     operations = payload.patch_operations([change], target, entra_compatible=ctx.application.entra_compatible)
     try:
-        ctx.client.patch(RESOURCE, target["id"], operations)
+        ctx.client.patch(USER_KIND.resource, target["id"], operations)
     except ScimError as exc:
         recorder.record(ACTION, FAILURE, f"Failed to disable User '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
         raise from_scim_error(exc, f"disable User '{name}' in {ctx.application.name}") from exc
-    _save_anchor(ctx, user, target["id"], disabled=True)
+    save_anchor(ctx, subject, target["id"], disabled=True)
     recorder.record(ACTION, SUCCESS, f"User '{name}' was disabled in {ctx.application.name} because it is out of scope: {reason}", _modified_section(outcome.modified))
 
 
-def _save_anchor(ctx, user, target_id, *, disabled):
+def save_anchor(ctx, subject, target_id, *, disabled):
     with transaction.atomic():
         TargetAnchor.objects.update_or_create(
-            application=ctx.application, object_type=USER, source_id=user.object_id,
+            application=ctx.application, object_type=subject.kind.object_type, source_id=subject.source_id,
             defaults={"target_id": target_id, "disabled": disabled},
         )
 

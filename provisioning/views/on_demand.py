@@ -24,9 +24,9 @@ WAITING_NOTICE_SECONDS = 3
 NO_WORKER_SECONDS = 10
 # The steps after Test connection, for the greyed "not started" rows of a subject in progress.
 PIPELINE = [
-    ("import", "Import user"),
-    ("scope", "Determine if user is in scope"),
-    ("match", "Match user between source and target system"),
+    ("import", "Import {noun}"),
+    ("scope", "Determine if {noun} is in scope"),
+    ("match", "Match {noun} between source and target system"),
     ("action", "Perform action"),
 ]
 DONE_VERBS = {"create": "created in", "update": "updated in", "disable": "disabled in", "delete": "deleted from"}
@@ -111,6 +111,7 @@ def selection(request, app_id):
 def _result(app, entry, log):
     """The one-line outcome Entra shows at the top of a finished subject ("User 'Jane Doe' was created in Slack")."""
     name = entry["subject"].get("display_name") or entry["subject"].get("upn") or entry["subject"].get("source_id")
+    title = _noun(entry).capitalize()
     status, action = entry.get("status"), entry.get("action")
     steps = entry.get("steps") or []
     last = steps[-1]["description"] if steps else ""
@@ -119,17 +120,22 @@ def _result(app, entry, log):
         if steps and steps[-1].get("key") == "action" and last:
             return last
         if action in DONE_VERBS:
-            return f"User '{name}' was {DONE_VERBS[action]} {app.name}."
-        return last or f"User '{name}' already matches in {app.name}: no change was needed."
+            return f"{title} '{name}' was {DONE_VERBS[action]} {app.name}."
+        return last or f"{title} '{name}' already matches in {app.name}: no change was needed."
     described = log.error_description if log and log.error_description else ""
     if status == "skipped":
-        return described or last or f"User '{name}' was skipped."
-    return described or last or f"User '{name}' could not be provisioned."
+        return described or last or f"{title} '{name}' was skipped."
+    return described or last or f"{title} '{name}' could not be provisioned."
+
+
+def _noun(entry):
+    return "group" if entry.get("subject", {}).get("kind") == "group" else "user"
 
 
 def _pending(entry):
     done = {step.get("key") for step in entry.get("steps", [])}
-    return [{"number": n, "name": name} for n, (key, name) in enumerate(PIPELINE, start=2) if key not in done]
+    noun = _noun(entry)
+    return [{"number": n, "name": name.format(noun=noun)} for n, (key, name) in enumerate(PIPELINE, start=2) if key not in done]
 
 
 def run_context(app, run):

@@ -40,16 +40,20 @@ def test_initial_cycle_creates_every_assigned_user_and_completes(scim_app, assig
 
     cycle.refresh_from_db()
     scim_app.refresh_from_db()
-    assert cycle.state == "completed" and cycle.total_units == 12 and cycle.completed_units == 12
+    # 12 users, then the one assigned group with its 6 members.
+    assert cycle.state == "completed" and cycle.total_units == 13 and cycle.completed_units == 13
     assert cycle.percent_complete == 100
-    assert ProvisioningLog.objects.filter(cycle=cycle, action="create", status="success").count() == 12
+    assert ProvisioningLog.objects.filter(cycle=cycle, object_type="user", action="create", status="success").count() == 12
+    group_log = ProvisioningLog.objects.get(cycle=cycle, object_type="group")
+    assert (group_log.action, group_log.status) == ("create", "success"), group_log.error_description
+    assert "6 member(s) added" in group_log.steps[-1]["description"]
     assert scim_app.watermark == cycle.started_at
     assert scim_app.job_status == Application.JobStatus.ACTIVE
     assert scim_app.next_cycle_at > timezone.now()
     status = overview(scim_app)
     assert status.cycle_status_text == "Initial cycle completed."
-    assert [(c.action, c.status, c.n) for c in status.counts] == [("create", "success", 12)]
-    assert status.users_in_target == 12
+    assert [(c.action, c.status, c.n) for c in status.counts] == [("create", "success", 13)]
+    assert (status.users_in_target, status.groups_in_target) == (12, 1)
 
 
 def test_incremental_cycle_skips_unchanged_and_disables_unassigned(scim_app, assigned):

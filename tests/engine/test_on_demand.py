@@ -3,6 +3,7 @@
 import logging
 import time
 
+import httpx
 import pytest
 from django.core import mail
 
@@ -64,7 +65,7 @@ def test_unconfigured_app_is_refused_with_the_fix(db):
         request_on_demand(app, user_ids=[user.pk])
 
 
-def test_provision_on_demand_records_progress_and_logs(scim_app, group_of_seven):
+def test_provision_on_demand_records_progress_and_logs(scim_app, scim_server, group_of_seven):
     ids = list(group_of_seven.members.values_list("pk", flat=True))[:5]
     run = request_on_demand(scim_app, user_ids=ids, group_id=group_of_seven.pk)
 
@@ -72,11 +73,16 @@ def test_provision_on_demand_records_progress_and_logs(scim_app, group_of_seven)
 
     run.refresh_from_db()
     assert run.state == "completed" and run.finished_at
-    assert len(logs) == 5 and all(log.status == "success" and log.action == "create" for log in logs)
+    # The five members, then the group with just those memberships (as Entra provisions a group on demand).
+    assert [log.object_type for log in logs] == ["user"] * 5 + ["group"]
+    assert all(log.status == "success" and log.action == "create" for log in logs), [log.error_description for log in logs]
     assert [entry["log_id"] for entry in run.progress] == [log.pk for log in logs]
     assert all([s["key"] for s in entry["steps"]] == ["import", "scope", "match", "action"] for entry in run.progress)
+    assert run.progress[-1]["subject"]["kind"] == "group"
+    group = httpx.get(f"{scim_app.tenant_url}/Groups/{logs[-1].target_id}", headers={"Authorization": f"Bearer {scim_server.token}"}).json()
+    assert sorted(m["value"] for m in group["members"]) == sorted(log.target_id for log in logs[:5])
     # Running it again does nothing: the run is no longer queued.
-    assert len(provision_on_demand(run)) == 5
+    assert len(provision_on_demand(run)) == 6
 
 
 def test_connection_failure_shows_the_test_connection_step(scim_app, db):

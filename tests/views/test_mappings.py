@@ -458,10 +458,3 @@ def test_group_tester_reads_group_attributes(admin_client, app, person):
     refused = admin_client.post(url("mapping_tester", app, object_type="group"), {"expression": "[givenName]", "subject": group.id}).content.decode()
     assert "The source has no attribute [givenName]" in refused
 
-
-def test_group_mappings_say_plainly_that_groups_are_not_sent_yet(admin_client):
-    app = factories.ApplicationFactory()
-    group_page = admin_client.get(reverse("apps:mappings", args=[app.pk, "group"])).content.decode()
-    user_page = admin_client.get(reverse("apps:mappings", args=[app.pk, "user"])).content.decode()
-    assert "Groups are not sent to" in group_page
-    assert "Groups are not sent to" not in user_page
