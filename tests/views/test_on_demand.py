@@ -414,3 +414,18 @@ def test_run_page_history_restore_gets_the_whole_page(admin_client, app):
     response = admin_client.get(run_url(app, run), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     assert "<html" in response.text
     assert "HX-Request" in response["Vary"]
+
+
+def test_a_group_entry_in_progress_names_its_steps_for_a_group(admin_client, app):
+    group_entry = {
+        "subject": {"source_id": "5f0c1b7e-0000-4000-8000-0000000group", "display_name": "Pilot users", "upn": "", "kind": "group"},
+        "status": "running", "action": None, "log_id": None,
+        "steps": [step("import", "Import group", description="Retrieved Group 'Pilot users' from the directory")],
+    }
+    run = make_run(app, state=OnDemandRun.State.RUNNING, progress=[group_entry])
+
+    text = admin_client.get(run_url(app, run)).content.decode()
+
+    assert "Pilot users" in text and "Import group" in text
+    assert "Determine if group is in scope" in text and "Match group between source and target system" in text
+    assert "Determine if user is in scope" not in text
