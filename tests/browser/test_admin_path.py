@@ -89,7 +89,8 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
     page.get_by_text("zoe.muller@contoso.example").first.wait_for()
     assert page.locator("#od-provision").is_disabled()  # nothing selected yet
     page.locator("input[name=pick][value^='user:']").first.check()
-    page.get_by_text("User · zoe.muller@contoso.example").wait_for()
+    # The search result says "User · <upn>" too: wait for the selection region's own line.
+    page.locator("#selection").get_by_text("User · zoe.muller@contoso.example").wait_for()
     page.click("#od-provision")  # Playwright waits until the button is enabled
     try:
         page.get_by_text(re.compile(r"was created in")).first.wait_for(timeout=30_000)
