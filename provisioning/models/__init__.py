@@ -1,21 +1,27 @@
 from .apps import Application
 from .assignments import Assignment
-from .directory import DirectoryGroup, DirectoryUser
+from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
-from .runs import OnDemandRun, ProvisioningCycle, TargetAnchor
+from .runs import CycleChunk, Escrow, ExportState, ListedTargetObject, OnDemandRun, PendingRemoval, ProvisioningCycle, RunState
 
 __all__ = [
     "Application",
     "Assignment",
     "AttributeMapping",
+    "CycleChunk",
+    "DeletedDirectoryObject",
     "DirectoryGroup",
     "DirectoryUser",
+    "Escrow",
+    "ExportState",
+    "ListedTargetObject",
     "ObjectMapping",
     "OnDemandRun",
+    "PendingRemoval",
     "ProvisioningCycle",
     "ProvisioningLog",
+    "RunState",
     "ScopingClause",
     "ScopingFilter",
-    "TargetAnchor",
 ]

@@ -2,10 +2,16 @@
 
 import secrets as pysecrets
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from provisioning import secrets
+
+
+def default_interval():
+    return settings.PROVISIONING_INTERVAL_MINUTES
 
 
 def new_job_id():
@@ -49,10 +55,39 @@ class Application(models.Model):
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ASSIGNED)
     provisioning_enabled = models.BooleanField("Provisioning Status", default=False)
 
+    # Settings > Advanced
+    provisioning_interval_minutes = models.PositiveIntegerField(
+        "Provisioning interval (minutes)",
+        default=default_interval,
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
+        help_text="Time between the end of one cycle and the start of the next, from 5 minutes to 24 hours. "
+        "Entra uses a fixed 40 minutes; incremental cycles that find no change cost nothing here, so a short "
+        "interval is cheap.",
+    )
+    max_concurrent_requests = models.PositiveSmallIntegerField(
+        "Concurrent requests to the target",
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(64)],
+        help_text="How many SCIM requests may be in flight to this target at once, across all workers. More "
+        "is faster until the target is saturated; lower it for targets that rate-limit or run on small servers.",
+    )
+    use_bulk = models.BooleanField(
+        "Use SCIM bulk requests when the target offers them",
+        default=True,
+        help_text="When the target's /ServiceProviderConfig advertises bulk, creates and updates travel in "
+        "POST /Bulk requests of many operations (each with its own log entry). Turn off for targets whose "
+        "bulk endpoint misbehaves.",
+    )
+
     job_status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.NOT_CONFIGURED)
     next_cycle_at = models.DateTimeField(null=True, blank=True)
     # Advanced only when a cycle completes; incremental cycles read source changes since then.
     watermark = models.DateTimeField(null=True, blank=True)
+    # Shared by every worker talking to this target: a 429 or 503 (Retry-After) holds all requests until then.
+    throttled_until = models.DateTimeField(null=True, blank=True)
+    # The target's /ServiceProviderConfig as last read (initial cycles read it again), so incremental
+    # cycles need no request to know whether the target takes bulk requests.
+    target_features = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -41,7 +41,11 @@ class DirectoryUser(models.Model):
     )
     # Free extension attributes, by name (e.g. {"extension_costCenter": "4711"}).
     extension_attributes = models.JSONField("extension attributes", default=dict, blank=True)
+    # Entra's soft delete: the user stays (restorable) and provisioning disables it in every target.
+    deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Incremental cycles read rows changed since their watermark; a change of the user's group
+    # memberships or assignments counts as a change too (provisioning.directory_changes).
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
@@ -53,23 +57,10 @@ class DirectoryUser(models.Model):
 
     def source_attributes(self):
         """The user's attributes by Entra name; null and empty values are dropped, as Entra does."""
-        values = {
-            "objectId": str(self.object_id),
-            "userPrincipalName": self.user_principal_name,
-            "displayName": self.display_name,
-            "givenName": self.given_name,
-            "surname": self.surname,
-            "mail": self.mail,
-            "mailNickname": self.mail_nickname,
-            "jobTitle": self.job_title,
-            "department": self.department,
-            "employeeId": self.employee_id,
-            "accountEnabled": self.account_enabled,
-            # A reference: the manager's objectId; the engine resolves it to the target's id.
-            "manager": str(self.manager.object_id) if self.manager_id else None,
-        }
-        values.update(self.extension_attributes or {})
-        return {k: v for k, v in values.items() if v is not None and v != "" and v != []}
+        from provisioning.engine.source import user_attributes
+
+        row = {f.attname: getattr(self, f.attname) for f in self._meta.concrete_fields}
+        return user_attributes(row, self.manager.object_id if self.manager_id else None)
 
 
 class DirectoryGroup(models.Model):
@@ -79,6 +70,7 @@ class DirectoryGroup(models.Model):
     mail_nickname = models.CharField("mailNickname", max_length=64, blank=True)
     security_enabled = models.BooleanField("securityEnabled", default=True)
     members = models.ManyToManyField(DirectoryUser, related_name="groups", blank=True)
+    deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -98,3 +90,25 @@ class DirectoryGroup(models.Model):
             "members": [str(m) for m in self.members.values_list("object_id", flat=True)],
         }
         return {k: v for k, v in values.items() if v is not None and v != "" and v != []}
+
+
+class DeletedDirectoryObject(models.Model):
+    """The tombstone of a hard-deleted user or group, so the next cycle still sees the delete.
+
+    Written by provisioning.directory_changes whenever a directory row is deleted (the admin, the API);
+    each app then deletes (or disables) the object in its target. (An import with --prune soft-deletes:
+    it sets deleted_at, and the apps disable the users.)
+    """
+
+    object_type = models.CharField(max_length=8)  # "user" | "group"
+    object_id = models.UUIDField("objectId", db_index=True)
+    display_name = models.CharField(max_length=256, blank=True)
+    user_principal_name = models.CharField(max_length=256, blank=True)
+    deleted_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-deleted_at"]
+        verbose_name = "deleted directory object"
+
+    def __str__(self):
+        return f"{self.display_name or self.object_id} (deleted)"

@@ -19,6 +19,8 @@ class ProvisioningLog(models.Model):
         FAILURE = "failure", "Failure"
         SKIPPED = "skipped", "Skipped"
         WARNING = "warning", "Warning"
+        # On demand only: the entry exists while its steps run, so the page shows them as they complete.
+        RUNNING = "running", "In progress"
 
     class InitiatedBy(models.TextChoices):
         CYCLE = "cycle", "Provisioning cycle"
