@@ -7,6 +7,7 @@ Production: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis or RabbitMQ), EM
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -168,6 +169,23 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # On-demand provisioning is interactive: poll the folder often.
         "polling_interval": 0.1,
     }
+# Two queues (provisioning/tasks.py); a worker without -Q serves both. PORTAL_QUEUE_PREFIX keeps a test
+# run's tasks apart from another run (or `make run`) on the same broker.
+from kombu import Queue  # noqa: E402
+
+_QUEUE_PREFIX = os.environ.get("PORTAL_QUEUE_PREFIX") or (f"test-{os.getpid()}-" if "pytest" in sys.modules else "")
+PORTAL_QUEUE_PREFIX = _QUEUE_PREFIX
+PROVISIONING_ON_DEMAND_QUEUE = f"{_QUEUE_PREFIX}on-demand"
+PROVISIONING_CYCLES_QUEUE = f"{_QUEUE_PREFIX}cycles"
+# On-demand first: a worker free for a task takes an on-demand run before the next chunk of a cycle.
+CELERY_TASK_QUEUES = [Queue(PROVISIONING_ON_DEMAND_QUEUE), Queue(PROVISIONING_CYCLES_QUEUE)]
+CELERY_TASK_DEFAULT_QUEUE = PROVISIONING_CYCLES_QUEUE
+CELERY_TASK_ROUTES = {
+    "provisioning.tasks.run_on_demand": {"queue": PROVISIONING_ON_DEMAND_QUEUE},
+    "provisioning.tasks.*": {"queue": PROVISIONING_CYCLES_QUEUE},
+}
+# A worker process that dies (SIGKILL, OOM) gives its task back to the broker instead of losing it.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -176,12 +194,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
-    # Cycles run back to back while provisioning is On; beat only nudges due jobs.
-    "start-due-cycles": {"task": "provisioning.tasks.start_due_cycles", "schedule": 30.0},
+    # Queues due cycles and gives workers back to cycles whose workers died.
+    "start-due-cycles": {"task": "provisioning.tasks.start_due_cycles",
+                         "schedule": float(os.environ.get("PROVISIONING_BEAT_SECONDS", "15"))},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Minutes between cycles of an app whose provisioning is On (Entra: a fixed 40).
+# Minutes between cycles for a new app (each app has its own setting; Entra: a fixed 40).
 PROVISIONING_INTERVAL_MINUTES = int(os.environ.get("PROVISIONING_INTERVAL_MINUTES", "40"))
+# Cycles at scale: objects per chunk, chunks of one cycle running at once (the app's concurrency limit is
+# shared between them), seconds a chunk's lease lasts without renewal before another worker takes it
+# over, operations per POST /Bulk at most.
+PROVISIONING_CHUNK_SIZE = int(os.environ.get("PROVISIONING_CHUNK_SIZE", "250"))
+PROVISIONING_CHUNKS_IN_PARALLEL = int(os.environ.get("PROVISIONING_CHUNKS_IN_PARALLEL", "2"))
+PROVISIONING_LEASE_SECONDS = float(os.environ.get("PROVISIONING_LEASE_SECONDS", "30"))
+PROVISIONING_BULK_OPERATIONS = int(os.environ.get("PROVISIONING_BULK_OPERATIONS", "200"))
 
 # SCIM client
 SCIM_TIMEOUT_SECONDS = float(os.environ.get("SCIM_TIMEOUT_SECONDS", "15"))

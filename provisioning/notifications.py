@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Count
 from django.urls import reverse
 
 from provisioning.models import ProvisioningLog
@@ -41,6 +42,31 @@ def notify_failures(app, logs, *, cycle=None, on_demand_run=None):
         f"Open the failed entries in the provisioning logs: {link}",
     ]
     return _send(app, f"[Provisioning Portal] {app.name}: {len(failures)} provisioning failure(s)", "\n".join(lines))
+
+
+def notify_cycle_failures(app, cycle):
+    """After a cycle: one message when any object failed, with counts read from the database (a cycle's
+    entries are not held in memory)."""
+    failures = ProvisioningLog.objects.filter(cycle=cycle, status=ProvisioningLog.Status.FAILURE)
+    failed = failures.count()
+    if not failed or not _wants_mail(app):
+        return False
+    counts = {
+        ProvisioningLog.Status(row["status"]).label: row["n"]
+        for row in ProvisioningLog.objects.filter(cycle=cycle).values("status").annotate(n=Count("id"))
+    }
+    link = logs_link(app, status="failure", cycle=cycle.cycle_id)
+    lines = [
+        f"{failed} of {sum(counts.values())} logged objects failed during provisioning cycle {cycle.cycle_id} of {app.name}.",
+        "",
+        "Counts: " + ", ".join(f"{label} {n}" for label, n in sorted(counts.items())),
+        "",
+        "First failures:",
+        *[f"- {entry.identity}: {entry.error_code} — {entry.error_description}" for entry in failures.order_by("created_at", "id")[:10]],
+        "",
+        f"Open the failed entries in the provisioning logs: {link}",
+    ]
+    return _send(app, f"[Provisioning Portal] {app.name}: {failed} provisioning failure(s)", "\n".join(lines))
 
 
 def notify_cycle_failure(app, cycle):

@@ -1,27 +1,62 @@
-"""Celery tasks: thin callers of provisioning.engine. They take ids and re-read rows."""
+"""Celery tasks: thin callers of provisioning.engine. They take ids and re-read rows.
+
+Two queues, so that Provision on demand never waits behind a cycle: the on-demand queue for on-demand
+runs, the cycles queue for cycles (planning and chunks) and the beat tick; CELERY_TASK_ROUTES in
+settings maps the tasks to them (Celery 5.7 deprecates `queue=` on the decorator). `celery -A portal
+worker` serves both; production can run dedicated workers with -Q (README). A cycle's chunks are short tasks: each one runs
+one chunk, advances the cycle and sends the next workers, so on-demand runs interleave with them.
+"""
 
 from celery import shared_task
 
 from provisioning.engine import cycle as cycles
 from provisioning.engine import on_demand
-from provisioning.models import OnDemandRun, ProvisioningCycle
+from provisioning.models import OnDemandRun
 
 
-@shared_task
+@shared_task(time_limit=300)
 def run_on_demand(run_id):
     run = OnDemandRun.objects.filter(pk=run_id).first()
     if run is not None:
         on_demand.provision_on_demand(run)
 
 
-@shared_task
+@shared_task(time_limit=3600)
 def run_cycle(cycle_id):
-    cycle = ProvisioningCycle.objects.filter(pk=cycle_id).first()
+    """Claim and plan a queued cycle, then send as many chunk workers as it can use."""
+    _send_workers(cycle_id, cycles.begin(cycle_id))
+
+
+@shared_task(time_limit=3600)
+def plan_cycle(cycle_id):
+    """Plan again a cycle whose worker died while planning."""
+    from provisioning.models import ProvisioningCycle
+
+    cycle = ProvisioningCycle.objects.filter(pk=cycle_id, state="running").first()
     if cycle is not None:
-        cycles.run_cycle(cycle)
+        _send_workers(cycle_id, cycles.plan(cycle))
 
 
-@shared_task
+@shared_task(time_limit=3600)
+def run_cycle_chunk(cycle_id):
+    """Run the next chunk of a cycle (any worker may), then send the workers it can use next."""
+    _send_workers(cycle_id, cycles.work(cycle_id))
+
+
+@shared_task(time_limit=120)
 def start_due_cycles():
+    """Beat: queue due cycles, and give workers back to cycles whose workers died."""
     for cycle in cycles.queue_due_cycles():
         run_cycle.delay(cycle.pk)
+    for action, cycle_id, *rest in cycles.resume_cycles():
+        if action == "begin":
+            run_cycle.delay(cycle_id)
+        elif action == "plan":
+            plan_cycle.delay(cycle_id)
+        else:
+            _send_workers(cycle_id, rest[0])
+
+
+def _send_workers(cycle_id, count):
+    for _ in range(count):
+        run_cycle_chunk.delay(cycle_id)

@@ -1,30 +1,49 @@
-"""Provisioning cycles: every in-scope user, and every previously provisioned user, through the pipeline.
+"""Provisioning cycles: a plan and chunks, worked on by any number of workers (DESIGN.md, Cycles at scale).
 
-A straightforward cycle (scale, quarantine and escrow come later): users in id order, then groups
-and their memberships; it checks for Stop between objects and advances the watermark only when it
-completes.
+    begin(cycle)      claim the queued cycle, plan users and groups; when there is work, Test connection,
+                      read the target's ServiceProviderConfig and (initial cycle) list the target
+    work(cycle)       lease the next chunk and run it, then advance; returns how many more workers to send
+    advance(cycle)    when a phase's chunks are all done, plan the next phase that has work, or finalize
+    finalize(cycle)   completed: the watermark moves, the next cycle is scheduled, failures are emailed
+    resume_cycles()   cycles whose workers all died (no heartbeat for a lease) get workers again
+
+Celery tasks (provisioning/tasks.py) call begin and work; `run_cycle` runs a whole cycle in-process
+(tests, benchmarks). An incremental cycle that finds nothing to do sends no request at all.
 """
 
-from django.conf import settings
+import logging
+from datetime import timedelta
+
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from provisioning.engine import chunks, lifecycle, planner
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
-from provisioning.engine.groups import provision_group
-from provisioning.engine.pipeline import USER, provision_user
-from provisioning.models import Application, DirectoryGroup, DirectoryUser, ProvisioningCycle, TargetAnchor
+from provisioning.engine.listing import list_target
+from provisioning.models import Application, CycleChunk, ListedTargetObject, PendingRemoval, ProvisioningCycle, RunState
+from provisioning.scim import ScimError
 
-PROGRESS_EVERY = 10  # objects between progress writes: the bar moves without a write per object
+logger = logging.getLogger(__name__)
+Phase = ProvisioningCycle.Phase
+# A queued cycle whose task never arrived (a broker restart) is queued again after this long.
+QUEUED_GRACE = timedelta(seconds=60)
 
 
 class ProvisioningNotConfigured(ValueError):
     """Start provisioning was asked of an app that cannot provision yet; the message says what to fix."""
 
 
+def active_cycle(app):
+    return app.cycles.filter(state__in=[RunState.QUEUED, RunState.RUNNING]).first()
+
+
+def _kind(app):
+    return ProvisioningCycle.Kind.INCREMENTAL if app.watermark else ProvisioningCycle.Kind.INITIAL
+
+
 def start_provisioning(app, *, requested_by=None):
-    """Provisioning Status On, and a queued cycle (initial until one has completed)."""
+    """Provisioning Status On, and a queued cycle (initial until one has completed); one cycle at a time per app."""
     missing = []
     if app.provisioning_mode != Application.Mode.AUTOMATIC:
         missing.append("set Provisioning Mode to Automatic")
@@ -38,110 +57,217 @@ def start_provisioning(app, *, requested_by=None):
         )
     with transaction.atomic():
         app = Application.objects.select_for_update().get(pk=app.pk)
-        active = app.cycles.filter(state__in=[ProvisioningCycle.State.QUEUED, ProvisioningCycle.State.RUNNING]).first()
+        active = active_cycle(app)
         app.provisioning_enabled = True
         if app.job_status in (Application.JobStatus.NOT_CONFIGURED, Application.JobStatus.PAUSED):
             app.job_status = Application.JobStatus.ACTIVE if app.watermark else Application.JobStatus.NOT_RUN
         app.save(update_fields=["provisioning_enabled", "job_status"])
         if active:
             return active
-        kind = ProvisioningCycle.Kind.INCREMENTAL if app.watermark else ProvisioningCycle.Kind.INITIAL
-        return ProvisioningCycle.objects.create(application=app, kind=kind, requested_by=requested_by)
+        return ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=requested_by)
 
 
 def stop_provisioning(app, *, requested_by=None):
-    """Provisioning Status Off; a running cycle stops at its next progress write (≤ PROGRESS_EVERY objects), a queued one never starts."""
+    """Provisioning Status Off. A queued cycle never starts; a running one stops within seconds: its chunks
+    finish the requests in flight, record them and stop (what they did stays done)."""
     with transaction.atomic():
         Application.objects.filter(pk=app.pk).update(
             provisioning_enabled=False, job_status=Application.JobStatus.PAUSED, next_cycle_at=None
         )
-        app.cycles.filter(state=ProvisioningCycle.State.RUNNING).update(stop_requested=True)
-        app.cycles.filter(state=ProvisioningCycle.State.QUEUED).update(
-            state=ProvisioningCycle.State.STOPPED, finished_at=timezone.now()
-        )
+        app.cycles.filter(state=RunState.QUEUED).update(state=RunState.STOPPED, finished_at=timezone.now())
+        running = list(app.cycles.filter(state=RunState.RUNNING))
+        app.cycles.filter(state=RunState.RUNNING).update(stop_requested=True)
+    for cycle in running:
+        advance(cycle.pk)  # nobody working on it (all workers down): it stops now
 
 
-def cycle_subjects(app, ctx):
-    """In-scope candidates (assigned, or everyone with Sync all) plus users already in the target."""
-    anchored = TargetAnchor.objects.filter(application=app, object_type=USER).values("source_id")
-    users = DirectoryUser.objects.select_related("manager")
-    if ctx.sync_all:
-        return users.order_by("id")
-    return users.filter(Q(pk__in=ctx.assigned_user_ids) | Q(object_id__in=anchored)).order_by("id")
+# --------------------------------------------------------------------------------------------- begin
 
 
-def cycle_groups(app, ctx):
-    """Groups after users, so their members can be linked: assigned groups, or all with Sync all."""
-    groups = DirectoryGroup.objects.prefetch_related("members")
-    if ctx.sync_all:
-        return groups.order_by("id")
-    return groups.filter(pk__in=ctx.assigned_group_ids).order_by("id")
+def begin(cycle_id):
+    """Claim a queued cycle and plan it; returns how many chunk workers to start (0 when it is over)."""
+    cycle = ProvisioningCycle.objects.select_related("application").filter(pk=cycle_id).first()
+    if cycle is None or not lifecycle.claim(cycle):
+        return 0
+    return plan(cycle)
+
+
+def plan(cycle):
+    """Plan users and groups (again, for a cycle interrupted while planning); contact the target only if there is work."""
+    app = Application.objects.get(pk=cycle.application_id)
+    cycle.application = app
+    with transaction.atomic():
+        CycleChunk.objects.filter(cycle=cycle).delete()
+        PendingRemoval.objects.filter(cycle=cycle).delete()
+        cycle.kind = cycle.kind if app.watermark else ProvisioningCycle.Kind.INITIAL
+        cycle.watermark_from, cycle.watermark_to = app.watermark, timezone.now()
+        cycle.phase, cycle.planned_phase, cycle.target_listed = Phase.PLANNING, "", False
+        has_work = planner.plan_start(cycle) > 0 or planner.plan_next(cycle) is not None
+        cycle.save(update_fields=["kind", "watermark_from", "watermark_to", "phase", "planned_phase", "target_listed"])
+    if not has_work:
+        finalize(cycle.pk)
+        return 0
+    problem = connect(cycle)
+    if problem:
+        fail(cycle, problem)
+        return 0
+    # Out of PLANNING: the chunks may run now.
+    first = CycleChunk.objects.filter(cycle=cycle).order_by("step").values_list("phase", flat=True).first()
+    ProvisioningCycle.objects.filter(pk=cycle.pk, phase=Phase.PLANNING).update(phase=first, heartbeat_at=timezone.now())
+    return chains_wanted(cycle.pk)
+
+
+def connect(cycle):
+    """An initial cycle checks the connection and lists the target before its chunks run; returns "" or
+    what failed. An incremental cycle sends nothing up front: an object whose export state says it is
+    unchanged needs no request, so a cycle without changes sends none (the target's ServiceProviderConfig
+    is read when a request first needs it)."""
+    if cycle.kind != ProvisioningCycle.Kind.INITIAL:
+        return ""
+    app = cycle.application
+    connection = test_connection(app)
+    if not connection.ok:
+        return f"Test connection failed: {connection.message} {connection.fix}".strip()
+    ctx = RunContext(application=app, initiated_by=INITIATED_BY.CYCLE, cycle=cycle)
+    try:
+        ctx.refresh_target_features()
+        cycle.target_listed = not list_target(cycle, ctx)
+    except ScimError as exc:
+        return f"The target could not be read before the cycle: {exc} {exc.recommended_fix}".strip()
+    finally:
+        ctx.close()
+    cycle.save(update_fields=["target_listed"])
+    return ""
+
+
+def fail(cycle, error):
+    if lifecycle.finish(cycle, RunState.FAILED, error):
+        _schedule_next(cycle, completed=False)
+        from provisioning.notifications import notify_cycle_failure
+
+        notify_cycle_failure(cycle.application, cycle)
+
+
+# --------------------------------------------------------------------------------------------- chunks
+
+
+def chains_wanted(cycle_id):
+    """How many more workers this cycle can use now (claimable chunks, within its parallel limit)."""
+    cycle = ProvisioningCycle.objects.select_related("application").filter(pk=cycle_id).first()
+    if cycle is None or cycle.state != RunState.RUNNING or cycle.stop_requested:
+        return 0
+    free = chunks.parallel_chunks(cycle.application) - chunks.running(cycle).count()
+    return max(0, min(free, chunks.claimable(cycle).count()))
+
+
+def work(cycle_id):
+    """One worker's turn: run the next chunk, advance the cycle; returns how many workers to send next."""
+    chunk = chunks.claim_next(cycle_id)
+    if chunk is not None:
+        if chunks.run_chunk(chunk) == "lost":
+            return 0
+    advance(cycle_id)
+    return chains_wanted(cycle_id)
+
+
+def advance(cycle_id):
+    """After a chunk: when every planned chunk is done, plan the next phase or finalize (once, under a lock)."""
+    with transaction.atomic():
+        cycle = ProvisioningCycle.objects.select_for_update().select_related("application").filter(pk=cycle_id).first()
+        if cycle is None or cycle.state != RunState.RUNNING:
+            return
+        if cycle.stop_requested:
+            if not chunks.running(cycle).exists():
+                lifecycle.finish(cycle, RunState.STOPPED)
+                ListedTargetObject.objects.filter(cycle=cycle).delete()
+            return
+        if CycleChunk.objects.filter(cycle=cycle).exclude(state=CycleChunk.State.DONE).exists():
+            return
+        if cycle.phase == Phase.PLANNING:
+            return  # begin() is still planning or contacting the target
+        phase = planner.plan_next(cycle)
+        cycle.save(update_fields=["planned_phase"])
+        if phase is not None:
+            return
+    finalize(cycle_id)
+
+
+def finalize(cycle_id):
+    """Every phase done: the cycle completes, the watermark advances (unless a change reset it meanwhile)."""
+    with transaction.atomic():
+        cycle = ProvisioningCycle.objects.select_for_update().select_related("application").get(pk=cycle_id)
+        if not lifecycle.finish(cycle, RunState.COMPLETED):
+            return
+        ProvisioningCycle.objects.filter(pk=cycle.pk).update(phase=Phase.FINALIZE)
+        # Conditional: a mapping or scoping change saved during the cycle cleared the watermark so that the
+        # next cycle re-evaluates everyone; advancing it here would lose that.
+        Application.objects.filter(pk=cycle.application_id, watermark=cycle.watermark_from).update(watermark=cycle.watermark_to)
+        _schedule_next(cycle, completed=True)
+        ListedTargetObject.objects.filter(cycle=cycle).delete()
+        PendingRemoval.objects.filter(cycle=cycle).delete()
+    from provisioning.notifications import notify_cycle_failures
+
+    notify_cycle_failures(cycle.application, cycle)
+
+
+def _schedule_next(cycle, *, completed):
+    app = Application.objects.get(pk=cycle.application_id)
+    still_on = Application.objects.filter(pk=app.pk, provisioning_enabled=True)
+    status = {"job_status": Application.JobStatus.ACTIVE} if completed else {}
+    still_on.update(next_cycle_at=timezone.now() + timedelta(minutes=app.provisioning_interval_minutes), **status)
 
 
 def run_cycle(cycle):
-    """Run a queued cycle to the end (or to Stop). Safe to call twice: only the first call claims it."""
-    claimed = ProvisioningCycle.objects.filter(pk=cycle.pk, state=ProvisioningCycle.State.QUEUED).update(
-        state=ProvisioningCycle.State.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        return cycle
-    cycle.refresh_from_db()
-    app = cycle.application
-    ctx = RunContext(application=app, initiated_by=INITIATED_BY.CYCLE, cycle=cycle,
-                     initiated_by_user=cycle.requested_by.get_username() if cycle.requested_by else "")
-    logs = []
-    try:
-        connection = test_connection(app)
-        if not connection.ok:
-            return _finish(cycle, ProvisioningCycle.State.FAILED, f"Test connection failed: {connection.message} {connection.fix}", logs)
-        users = list(cycle_subjects(app, ctx))
-        groups = list(cycle_groups(app, ctx))
-        work = [(provision_user, user) for user in users] + [(provision_group, group) for group in groups]
-        ProvisioningCycle.objects.filter(pk=cycle.pk).update(total_units=len(work))
-        for done, (provision_object, subject) in enumerate(work, start=1):
-            logs.append(provision_object(ctx, subject))
-            if done % PROGRESS_EVERY == 0 or done == len(work):
-                ProvisioningCycle.objects.filter(pk=cycle.pk).update(completed_units=done)
-                if ProvisioningCycle.objects.filter(pk=cycle.pk, stop_requested=True).exists():
-                    return _finish(cycle, ProvisioningCycle.State.STOPPED, "", logs)
-        return _finish(cycle, ProvisioningCycle.State.COMPLETED, "", logs, watermark_at_start=app.watermark)
-    except Exception as exc:
-        _finish(cycle, ProvisioningCycle.State.FAILED, f"The cycle stopped unexpectedly: {exc}", logs)
-        raise
-    finally:
-        ctx.close()
+    """The whole cycle in this process, one chunk at a time (tests, benchmarks, `provision --here`)."""
+    begin(cycle.pk)
+    while True:
+        cycle.refresh_from_db()
+        if cycle.state != RunState.RUNNING:
+            return cycle
+        if cycle.phase == Phase.PLANNING:
+            plan(cycle)  # claimed elsewhere but never planned
+            continue
+        if not chunks.claimable(cycle).exists() and chunks.running(cycle).exists():
+            lifecycle.heartbeat(cycle)
+            import time
+
+            time.sleep(0.2)  # another worker holds the rest; wait for it or for its lease to expire
+            continue
+        work(cycle.pk)
 
 
-def _finish(cycle, state, error, logs, watermark_at_start=None):
-    now = timezone.now()
-    ProvisioningCycle.objects.filter(pk=cycle.pk).update(state=state, error=error, finished_at=now)
-    app_rows = Application.objects.filter(pk=cycle.application_id)
-    if state == ProvisioningCycle.State.COMPLETED:
-        # Conditional: a mapping or scoping change saved during the cycle cleared the watermark so that
-        # the next cycle re-evaluates everyone; advancing it here would lose that.
-        app_rows.filter(watermark=watermark_at_start).update(watermark=cycle.started_at)
-    still_on = app_rows.filter(provisioning_enabled=True)
-    status = {"job_status": Application.JobStatus.ACTIVE} if state == ProvisioningCycle.State.COMPLETED else {}
-    still_on.update(next_cycle_at=now + timezone.timedelta(minutes=settings.PROVISIONING_INTERVAL_MINUTES), **status)
-    cycle.refresh_from_db()
-    from provisioning.notifications import notify_cycle_failure, notify_failures
-
-    if state == ProvisioningCycle.State.FAILED:
-        notify_cycle_failure(cycle.application, cycle)
-    else:
-        notify_failures(cycle.application, logs, cycle=cycle)
-    return cycle
+# --------------------------------------------------------------------------------------------- schedules
 
 
 def queue_due_cycles(now=None):
-    """Queue an incremental cycle for every app whose provisioning is On and whose next cycle is due."""
+    """Queue a cycle for every app whose provisioning is On and whose next cycle is due."""
     now = now or timezone.now()
     queued = []
     for app in Application.objects.filter(provisioning_enabled=True, next_cycle_at__lte=now):
         with transaction.atomic():
             # Conditional update: two beat ticks (or two beats) cannot both queue one.
             taken = Application.objects.filter(pk=app.pk, next_cycle_at=app.next_cycle_at).update(next_cycle_at=None)
-            if taken and not app.cycles.filter(state__in=[ProvisioningCycle.State.QUEUED, ProvisioningCycle.State.RUNNING]).exists():
-                kind = ProvisioningCycle.Kind.INCREMENTAL if app.watermark else ProvisioningCycle.Kind.INITIAL
-                queued.append(ProvisioningCycle.objects.create(application=app, kind=kind))
+            if taken and active_cycle(app) is None:
+                queued.append(ProvisioningCycle.objects.create(application=app, kind=_kind(app)))
     return queued
+
+
+def resume_cycles(now=None):
+    """Cycles nobody works on: ("begin", id) for a queued cycle whose task was lost or one interrupted while
+    planning, ("work", id, n) for a running one whose workers died or whose lease expired."""
+    now = now or timezone.now()
+    actions = []
+    for cycle in ProvisioningCycle.objects.filter(state=RunState.QUEUED, created_at__lte=now - QUEUED_GRACE):
+        actions.append(("begin", cycle.pk))
+    for cycle in ProvisioningCycle.objects.filter(state=RunState.RUNNING).select_related("application"):
+        if not lifecycle.is_interrupted(cycle, now) and chunks.running(cycle, now).exists():
+            continue
+        if cycle.phase == Phase.PLANNING:
+            if lifecycle.is_interrupted(cycle, now):
+                actions.append(("plan", cycle.pk))
+            continue
+        advance(cycle.pk)
+        wanted = chains_wanted(cycle.pk)
+        if wanted:
+            actions.append(("work", cycle.pk, wanted))
+    return actions

@@ -1,35 +1,37 @@
-"""Groups through the same five steps as users, then their memberships.
+"""Groups through the same five steps as users, then their memberships in as few requests as the target takes.
 
-A straightforward version (batching and scale come with the cycle-engine issue): a group is created
-without members, as Entra does, then one PATCH adds the members that are provisioned users (an
-anchor that is not disabled) and, in a cycle, removes the members this portal provisioned that have
-left the group. Members that are not provisioned yet are left out, as Entra leaves out members who
-are out of scope.
+A new group is created with its first members in the POST (RFC mode; Entra-compatible mode creates it
+empty, as Entra does), the rest added by PATCH in batches of at most 500 values (or the target's
+bulk.maxOperations when smaller). A linked group gets PATCHes of just the membership delta against what
+the export state says this app added (or, when the target is read, against its real members, removing
+only the ones this portal provisioned: members added by hand in the target are left alone). Members that
+are not provisioned yet are left out and added when they are (members_pending); members whose disable
+or delete is pending in this cycle are left as they are until it is sent.
 """
 
 from dataclasses import dataclass, field
 
-from provisioning.engine import payload
+from provisioning.engine import calls, payload
 from provisioning.engine.errors import from_scim_error
 from provisioning.engine.pipeline import (
-    GROUP,
-    USER,
+    GROUP_KIND,
     Action,
     Skip,
-    Subject,
-    _evaluation_section,
-    _modified_section,
     create,
-    find_anchor,
+    import_step,
+    leave_scope,
     match,
-    provision,
-    scoping_rows,
-    update,
+    modified_section,
+    update_attributes,
+    evaluation_section,
 )
-from provisioning.engine.steps import ACTION, FAILURE, IMPORT, SCOPE, SKIPPED, SUCCESS, display, section
-from provisioning.models import AttributeMapping, DirectoryUser, TargetAnchor
+from provisioning.engine.source import GROUP, USER
+from provisioning.engine.steps import ACTION, FAILURE, SCOPE, SKIPPED, SUCCESS, section
+from provisioning.models import AttributeMapping, DirectoryUser, ExportState
 from provisioning.scim import ScimError
-from provisioning.scoping import evaluate_scope
+
+MEMBER_BATCH = 500  # values per membership PATCH, as Entra sends them
+NAMED_ROWS = 20  # members named per kind of change in the log entry; the rest are counted
 
 
 @dataclass
@@ -38,132 +40,191 @@ class Membership:
     added: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     rows: list = field(default_factory=list)  # (member, what happened) for the details table
+    left_out: int = 0
 
     @property
     def changed(self):
         return bool(self.added or self.removed)
 
 
-def provision_group(ctx, group, *, members=None, on_change=None, connection_failure=None):
-    """Push one directory group through the steps; returns its log entry.
-
-    members: the source users whose membership is sent — on demand, the selected ones (added only);
-    None in a cycle: every member (added and removed).
-    """
-    subject = Subject.of_group(group)
-    return provision(
-        ctx, subject, lambda recorder, outcome: _run_steps(ctx, group, subject, recorder, outcome, members),
-        on_change=on_change, connection_failure=connection_failure,
-    )
+def batch_size(ctx):
+    features = ctx.target_features()
+    limit = features.bulk_max_operations if features.bulk and features.bulk_max_operations else None
+    return min(MEMBER_BATCH, limit) if limit else MEMBER_BATCH
 
 
-def _run_steps(ctx, group, subject, recorder, outcome, members):
-    object_mapping = ctx.object_mappings.get(GROUP)
-    name, app_name = subject.name, ctx.application.name
+def group_steps(ctx, source, recorder, result, members=None):
+    """members: on demand, the selected members' objectIds (added only); None in a cycle (the whole group)."""
+    mapping = ctx.object_mappings.get(GROUP)
+    name, app_name = source.name, ctx.application.name
 
     # 2. Import
-    attributes = group.source_attributes()
-    shown = {k: (f"{len(v)} members" if k == "members" else v) for k, v in attributes.items()}
-    recorder.record(IMPORT, SUCCESS, f"Retrieved Group '{name}' from the directory",
-                    [section("Imported attributes", ["Attribute", "Value"], sorted(shown.items()))])
-    if object_mapping is None or not object_mapping.enabled:
+    import_step(recorder, source, GROUP_KIND, source.attributes)
+    if mapping is None or not mapping.enabled:
         recorder.record(SCOPE, SKIPPED, "Group provisioning is disabled for this application")
         raise Skip("EntrySynchronizationSkipped",
                    f"Group provisioning is disabled in the Mappings of {app_name}: enable Provision Directory Groups to send groups.")
 
     # 3. Scope: assigned (or Sync all) and the group scoping filters
-    assigned = ctx.sync_all or group.pk in ctx.assigned_group_ids
-    decision = evaluate_scope(ctx.scoping_filters(GROUP), {k: v for k, v in attributes.items() if k != "members"})
-    rows = [
-        ("Assigned to application", "Passed" if group.pk in ctx.assigned_group_ids else ("Not needed" if ctx.sync_all else "Failed"), ""),
-        ("Scope sync all", display(ctx.sync_all), ctx.application.get_scope_display()),
-        *scoping_rows(decision),
-    ]
-    reason = decision.reason if assigned else "the group is not assigned to the application"
-    if not (assigned and decision.in_scope):
-        recorder.record(SCOPE, SKIPPED, f"Group '{name}' is out of scope: {reason}", [section("Scoping", ["Condition", "Result", "Detail"], rows)])
-        raise Skip("EntrySynchronizationSkipped", f"Group '{name}' is not in scope: {reason}")
-    recorder.record(SCOPE, SUCCESS, f"Group '{name}' is in scope: {reason}", [section("Scoping", ["Condition", "Result", "Detail"], rows)])
+    in_scope, reason, rows = ctx.in_scope(source)
+    state = ctx.state(source)
+    scope_section = [section("Scoping", ["Condition", "Result", "Detail"], rows)]
+    if not in_scope:
+        recorder.record(SCOPE, SKIPPED, f"Group '{name}' is out of scope: {reason}", scope_section)
+        yield from leave_scope(ctx, source, GROUP_KIND, mapping, state, reason, recorder, result)
+        return
+    recorder.record(SCOPE, SUCCESS, f"Group '{name}' is in scope: {reason}", scope_section)
 
     # 4. Match
-    target = match(ctx, subject, attributes, find_anchor(ctx, subject), object_mapping, recorder, True)
+    target = yield from match(ctx, source, GROUP_KIND, state, recorder, result)
 
     # 5. Perform action: the group's attributes, then its members
+    desired, membership = _desired_members(ctx, source, mapping, members)
+    attributes = dict(source.attributes)
     if target is None:
-        target, evaluation = create(ctx, subject, attributes, object_mapping, recorder, outcome)
-        changes, created = [], True
+        first = desired[:batch_size(ctx)] if desired and not ctx.application.entra_compatible else []
+        created, evaluation = yield from create(ctx, source, GROUP_KIND, attributes, mapping, recorder, result, members=first)
+        target_id, changes = result.target_id, []
+        is_new = result.action == Action.CREATE
+        if desired is not None and result.adopted:  # after a 409 or a lost answer: read what it holds
+            membership.current = yield from _current_members(ctx, target_id)
+            first = []
     else:
-        outcome.target_id = target["id"]
-        changes, evaluation = update(ctx, subject, attributes, object_mapping, target, recorder, outcome)
-        created = False
-    membership = _sync_members(ctx, group, object_mapping, target["id"], members, recorder, outcome, created)
-    details = _modified_section(outcome.modified) + _membership_section(membership) + _evaluation_section(evaluation)
-    if created:
-        recorder.record(ACTION, SUCCESS, f"Group '{name}' was created in {app_name} (id {target['id']}){_summary(membership)}", details)
-    elif changes or (membership and membership.changed):
-        outcome.action = Action.UPDATE
+        target_id, first = target.id, []
+        changes, evaluation = yield from update_attributes(ctx, source, GROUP_KIND, attributes, mapping, state, target, recorder, result)
+        is_new = False
+        if desired is not None:
+            if target.resource is None and state is not None and state.linked:
+                membership.current = set(state.members)
+            else:
+                membership.current = yield from _current_members(ctx, target_id)
+    export = result.export or {}
+    if desired is not None:
+        yield from _sync_members(ctx, source, mapping, target_id, desired, membership, members is None, recorder, result, is_new,
+                                 sent_in_create=first)
+        ours = set(state.members) if state is not None and state.linked and state.target_id == target_id else set()
+        export["members"] = sorted((ours | set(membership.added) | (membership.current & set(desired))) - set(membership.removed))
+        export["members_pending"] = membership.left_out > 0
+    result.export = export
+    details = modified_section(result.modified) + _membership_section(membership) + evaluation_section(evaluation)
+    if is_new:
+        recorder.record(ACTION, SUCCESS, f"Group '{name}' was created in {app_name} (id {target_id}){_summary(membership)}", details)
+    elif changes or membership.changed:
+        if result.action == Action.OTHER:
+            result.action = Action.UPDATE
         recorder.record(ACTION, SUCCESS, f"Group '{name}' was updated in {app_name}{_summary(membership)}", details)
     else:
         recorder.record(ACTION, SKIPPED, "The state of the group in both the source and target systems already match", details)
-        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.")
+        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.", logged=ctx.log_unchanged)
 
 
-def _members_are_mapped(object_mapping):
+def _members_are_mapped(mapping):
     return any(
         m.target_attribute == "members" and m.mapping_type != AttributeMapping.MappingType.NONE
-        for m in object_mapping.attribute_mappings.all()
+        for m in mapping.attribute_mappings.all()
     )
 
 
-def _sync_members(ctx, group, object_mapping, target_id, members, recorder, outcome, created):
-    """Add (and in a cycle remove) memberships with one PATCH; None when members are not mapped."""
-    if not _members_are_mapped(object_mapping):
-        return None
-    if not created and not object_mapping.action_update:
-        return Membership(rows=[("(all)", "not sent: Update is not ticked in Target Object Actions")])
-    sources = list(members) if members is not None else list(group.members.all())
-    anchors = dict(
-        TargetAnchor.objects.filter(
-            application=ctx.application, object_type=USER, disabled=False, source_id__in=[u.object_id for u in sources]
-        ).values_list("source_id", "target_id")
-    )
+def _desired_members(ctx, source, mapping, selected):
+    """(target ids of the members to have, Membership with the left-out rows); (None, …) when members are not mapped."""
     membership = Membership()
-    desired = {}
-    for user in sources:
-        if user.object_id in anchors:
-            desired[anchors[user.object_id]] = user
+    if not _members_are_mapped(mapping):
+        return None, membership
+    wanted = list(selected) if selected is not None else list(source.members)
+    desired, left_out = [], []
+    for member in wanted:
+        if (USER, member) in ctx.removing:
+            continue  # its disable or delete is pending in this cycle: leave its memberships as they are
+        target_id = ctx.target_id(USER, member, active_only=True)
+        if target_id:
+            desired.append(target_id)
         else:
-            membership.rows.append((user.display_name or user.user_principal_name, "left out: not provisioned to this app"))
-    if not created:
-        membership.current = _current_members(ctx, target_id)
-    membership.added = [tid for tid in desired if tid not in membership.current]
-    membership.rows += [(desired[tid].display_name or desired[tid].user_principal_name, "added") for tid in membership.added]
-    if members is None:
-        # Remove only members this portal provisioned: others in the target are not ours to manage.
-        ours = dict(
-            TargetAnchor.objects.filter(application=ctx.application, object_type=USER, target_id__in=membership.current)
-            .values_list("target_id", "source_id")
-        )
-        membership.removed = [tid for tid in membership.current if tid in ours and tid not in desired]
-        names = dict(DirectoryUser.objects.filter(object_id__in=[ours[t] for t in membership.removed]).values_list("object_id", "display_name"))
-        membership.rows += [(names.get(ours[tid]) or tid, "removed") for tid in membership.removed]
-    if membership.changed:
-        operations = payload.membership_operations(membership.added, membership.removed, entra_compatible=ctx.application.entra_compatible)
-        try:
-            ctx.client.patch("Groups", target_id, operations)
-        except ScimError as exc:
-            recorder.record(ACTION, FAILURE, f"Failed to update the members of Group '{group.display_name}': {exc}", _membership_section(membership))
-            raise from_scim_error(exc, f"update the members of Group '{group.display_name}' in {ctx.application.name}") from exc
-        before = len(membership.current)
-        after = before + len(membership.added) - len(membership.removed)
-        outcome.modified.append({"name": "members", "old": f"{before} members", "new": f"{after} members (+{len(membership.added)}, −{len(membership.removed)})"})
-    return membership
+            left_out.append(member)
+    membership.left_out = len(left_out)
+    _name_rows(membership, [ctx.member_names.get(m, str(m)) for m in left_out], "left out: not provisioned to this app")
+    return desired, membership
+
+
+def _name_rows(membership, names, what):
+    """One row per member up to NAMED_ROWS, then one that counts the rest: a log entry stays small."""
+    membership.rows += [(name, what) for name in names[:NAMED_ROWS]]
+    if len(names) > NAMED_ROWS:
+        membership.rows.append((f"… and {len(names) - NAMED_ROWS} more", what))
 
 
 def _current_members(ctx, target_id):
     """Member ids of the target group (one GET with members: the match read it without them)."""
-    resource = ctx.client.get("Groups", target_id)
-    return {m.get("value") for m in resource.get("members") or [] if m.get("value")}
+    try:
+        resource = yield calls.get("Groups", target_id)
+    except ScimError as exc:
+        raise from_scim_error(exc, f"read the members of Group {target_id} in {ctx.application.name}") from exc
+    return {m.get("value") for m in resource.get("members") or [] if isinstance(m, dict) and m.get("value")}
+
+
+def _sync_members(ctx, source, mapping, target_id, desired, membership, whole_group, recorder, result, is_new, sent_in_create=()):
+    """Add (and in a cycle remove) memberships in PATCHes of at most batch_size values (those the create
+    carried are not sent again)."""
+    if not is_new and not mapping.action_update:
+        membership.rows.append(("(all)", "not sent: Update is not ticked in Target Object Actions"))
+        return
+    membership.added = [tid for tid in dict.fromkeys(desired) if tid not in membership.current]
+    if whole_group:
+        # Remove only members this portal provisioned: others in the target are not ours to manage.
+        ours = _provisioned_by_us(ctx, membership.current - set(desired))
+        membership.removed = sorted(ours)
+    entra = ctx.application.entra_compatible
+    in_create = set(sent_in_create)
+    to_add = [tid for tid in membership.added if tid not in in_create]
+    batch = batch_size(ctx) if to_add or membership.removed else MEMBER_BATCH
+    work = [(chunk, []) for chunk in _chunks(to_add, batch)] + [([], chunk) for chunk in _chunks(membership.removed, batch)]
+    sent_added, sent_removed = [tid for tid in membership.added if tid in in_create], []
+    for adds, removes in work:
+        try:
+            yield calls.patch("Groups", target_id, payload.membership_operations(adds, removes, entra_compatible=entra))
+        except ScimError as exc:
+            membership.added, membership.removed = sent_added, sent_removed
+            recorder.record(ACTION, FAILURE, f"Failed to update the members of Group '{source.name}': {exc}", _membership_section(membership))
+            raise from_scim_error(exc, f"update the members of Group '{source.name}' in {ctx.application.name}") from exc
+        sent_added += adds
+        sent_removed += removes
+    _name_rows(membership, _names(ctx, membership.added), "added")
+    _name_rows(membership, _names(ctx, membership.removed), "removed")
+    if membership.changed:
+        before = len(membership.current)
+        after = before + len(membership.added) - len(membership.removed)
+        result.modified.append({"name": "members", "old": f"{before} members",
+                                "new": f"{after} members (+{len(membership.added)}, −{len(membership.removed)})"})
+
+
+def _names(ctx, target_ids):
+    """Display names of the users behind these target ids (the first NAMED_ROWS + 1 of them)."""
+    shown = target_ids[:NAMED_ROWS + 1]
+    owners = {tid: ctx.owner_of_target.get((USER, tid)) for tid in shown}
+    missing = [tid for tid, owner in owners.items() if owner is None or owner not in ctx.member_names]
+    if missing:
+        by_target = dict(ExportState.objects.filter(application=ctx.application, object_type=USER, target_id__in=missing)
+                         .values_list("target_id", "source_id"))
+        owners.update(by_target)
+        unknown = [o for o in by_target.values() if o not in ctx.member_names]
+        ctx.member_names.update({o: n or u for o, n, u in DirectoryUser.objects.filter(object_id__in=unknown)
+                                 .values_list("object_id", "display_name", "user_principal_name")})
+    return [ctx.member_names.get(owners.get(tid), tid) for tid in shown] + [""] * (len(target_ids) - len(shown))
+
+
+def _provisioned_by_us(ctx, target_ids):
+    """Which of these target ids are users this app provisioned (export state), in one query."""
+    if not target_ids:
+        return set()
+    known = {tid for (t, tid) in ctx.owner_of_target if t == USER} & set(target_ids)
+    unknown = set(target_ids) - known
+    if unknown:
+        known |= set(ExportState.objects.filter(application=ctx.application, object_type=USER, target_id__in=list(unknown))
+                     .values_list("target_id", flat=True))
+    return known
+
+
+def _chunks(values, size):
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def _membership_section(membership):

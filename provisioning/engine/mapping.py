@@ -5,11 +5,12 @@ Reference attributes (manager, members) hold source objectIds and are resolved t
 through the anchor store; a reference whose object is not provisioned yet is left out.
 """
 
+import uuid
 from dataclasses import dataclass, field
 
 from provisioning.engine.errors import ObjectFailure
 from provisioning.expressions import EvaluationContext, ExpressionError, compile_expression
-from provisioning.models import AttributeMapping, TargetAnchor
+from provisioning.models import AttributeMapping, ExportState
 
 MappingType = AttributeMapping.MappingType
 REFERENCE_SOURCES = {"manager": "user", "members": "user"}
@@ -63,11 +64,14 @@ def evaluate_mapping(mapping, attributes, context=None):
     return None, None
 
 
-def evaluate_mappings(application, object_mapping, attributes, *, creating, value_exists=None):
+def evaluate_mappings(application, object_mapping, attributes, *, creating, value_exists=None, resolve=None):
     """Evaluate every mapping that applies (Always, plus Only-during-creation when creating).
 
     value_exists: target path → (candidate → bool), the target lookup SelectUniqueValue needs.
+    resolve: (source attribute, objectId(s)) → (target id(s), note); a run passes its bulk-loaded links,
+    the default reads them from the database.
     """
+    resolve = resolve or (lambda source_attribute, value: resolve_reference(application, source_attribute, value))
     evaluation = Evaluation()
     for mapping in object_mapping.attribute_mappings.all():
         if mapping.mapping_type == MappingType.NONE:
@@ -82,7 +86,7 @@ def evaluate_mappings(application, object_mapping, attributes, *, creating, valu
         if value == "" or value == []:
             value = None
         if value is not None and mapping.mapping_type == MappingType.DIRECT and mapping.source_attribute in REFERENCE_SOURCES:
-            value, note = resolve_reference(application, mapping.source_attribute, value)
+            value, note = resolve(mapping.source_attribute, value)
         if value is None and mapping.required:
             raise ObjectFailure(
                 "MandatoryFieldsMissing",
@@ -105,11 +109,16 @@ def resolve_reference(application, source_attribute, value):
     object_type = REFERENCE_SOURCES[source_attribute]
     ids = value if isinstance(value, list) else [value]
     anchors = dict(
-        TargetAnchor.objects.filter(application=application, object_type=object_type, source_id__in=ids).values_list(
-            "source_id", "target_id"
-        )
+        ExportState.objects.filter(application=application, object_type=object_type, source_id__in=ids)
+        .exclude(target_id="").values_list("source_id", "target_id")
     )
-    resolved = [anchors[i] for i in map(_uuid, ids) if i in anchors]
+    return resolved_references(value, anchors.get)
+
+
+def resolved_references(value, target_id_of):
+    """Source objectId(s) → target id(s) with target_id_of(objectId); the unresolvable are left out."""
+    ids = value if isinstance(value, list) else [value]
+    resolved = [t for t in (target_id_of(_uuid(i)) for i in ids) if t]
     missing = len(ids) - len(resolved)
     note = f"{missing} referenced object(s) not provisioned yet: left out until they are" if missing else ""
     if isinstance(value, list):
@@ -118,8 +127,8 @@ def resolve_reference(application, source_attribute, value):
 
 
 def _uuid(value):
-    import uuid
-
+    if isinstance(value, uuid.UUID):
+        return value
     try:
         return uuid.UUID(str(value))
     except ValueError:

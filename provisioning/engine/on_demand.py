@@ -4,11 +4,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from provisioning.engine import lifecycle, source
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
-from provisioning.engine.groups import provision_group
-from provisioning.engine.pipeline import provision_user
-from provisioning.models import Application, DirectoryGroup, DirectoryUser, OnDemandRun
+from provisioning.engine.pipeline import provision_now
+from provisioning.models import Application, DirectoryGroup, DirectoryUser, OnDemandRun, ProvisioningLog
 
 
 class OnDemandRequestError(ValueError):
@@ -66,8 +66,7 @@ def request_on_demand(app, *, user_ids=(), group_id=None, requested_by=None):
 
 def provision_on_demand(run):
     """Run a queued on-demand request; safe to call twice (the second call finds it taken and does nothing)."""
-    claimed = OnDemandRun.objects.filter(pk=run.pk, state=OnDemandRun.State.QUEUED).update(state=OnDemandRun.State.RUNNING)
-    if not claimed:
+    if not lifecycle.claim(run):
         return list(run.logs.all())
     run.refresh_from_db()
     app = run.application
@@ -77,47 +76,53 @@ def provision_on_demand(run):
         initiated_by_user=run.requested_by.get_username() if run.requested_by else "",
         on_demand_run=run,
     )
-    users = list(run.users.select_related("manager").order_by("display_name"))
+    users = source.load_users(list(run.users.order_by("display_name", "pk").values_list("pk", flat=True)))
     # A group request provisions the selected members, then the group with just those memberships (as Entra).
-    work = [(provision_user, u, {}) for u in users]
-    if run.group is not None:
-        work.append((provision_group, run.group, {"members": users}))
-    progress = [_progress_entry(subject) for _, subject, _ in work]
-    _save_progress(run, progress)
+    work = [(user, {}) for user in users]
+    if run.group_id is not None:
+        work += [(group, {"members": [u.object_id for u in users]}) for group in source.load_groups([run.group_id])]
+    run.progress = [{"subject": _identity(subject), "log_id": None} for subject, _ in work]
+    OnDemandRun.objects.filter(pk=run.pk).update(progress=run.progress)
     logs = []
     try:
         connection = test_connection(app)
-        for entry, (provision_object, subject, options) in zip(progress, work):
-            def on_change(steps, entry=entry):
-                entry["steps"] = steps
-                _save_progress(run, progress)
-
-            log = provision_object(ctx, subject, on_change=on_change, connection_failure=None if connection.ok else connection, **options)
-            entry.update(status=log.status, action=log.action, steps=log.steps, log_id=log.pk)
-            _save_progress(run, progress)
-            logs.append(log)
+        for entry, (subject, options) in zip(run.progress, work):
+            live = LiveLog(ctx, run, entry)
+            logs.append(provision_now(ctx, subject, on_change=live.steps_changed, log=live.entry,
+                                      connection_failure=None if connection.ok else connection, **options))
+            lifecycle.heartbeat(run)
     except Exception as exc:
-        OnDemandRun.objects.filter(pk=run.pk).update(
-            state=OnDemandRun.State.FAILED, error=f"Provisioning stopped unexpectedly: {exc}", finished_at=timezone.now()
-        )
+        lifecycle.finish(run, OnDemandRun.State.FAILED, f"Provisioning stopped unexpectedly: {exc}")
         raise
     finally:
         ctx.close()
-    OnDemandRun.objects.filter(pk=run.pk).update(state=OnDemandRun.State.COMPLETED, finished_at=timezone.now())
+    lifecycle.finish(run, OnDemandRun.State.COMPLETED)
     from provisioning.notifications import notify_failures
 
     notify_failures(app, logs, on_demand_run=run)
     return logs
 
 
-def _progress_entry(subject):
-    if isinstance(subject, DirectoryGroup):
-        identity = {"source_id": str(subject.object_id), "display_name": subject.display_name, "upn": "", "kind": "group"}
-    else:
-        identity = {"source_id": str(subject.object_id), "display_name": subject.display_name,
-                    "upn": subject.user_principal_name, "kind": "user"}
-    return {"subject": identity, "status": "running", "action": None, "steps": [], "log_id": None}
+class LiveLog:
+    """The subject's log entry, written when its first step completes and updated with each step after,
+    so the run page shows the steps as they happen from the entry itself."""
+
+    def __init__(self, ctx, run, entry):
+        self.run, self.entry_json = run, entry
+        self.entry = ProvisioningLog(**ctx.log_fields(), status=ProvisioningLog.Status.RUNNING, action=ProvisioningLog.Action.OTHER,
+                                     object_type=entry["subject"]["kind"], source_id=entry["subject"]["source_id"],
+                                     source_display_name=entry["subject"]["display_name"], source_upn=entry["subject"]["upn"])
+
+    def steps_changed(self, steps):
+        self.entry.steps = steps
+        if self.entry.pk is None:
+            self.entry.created_at = timezone.now()
+            self.entry.save()
+            self.entry_json["log_id"] = self.entry.pk
+            OnDemandRun.objects.filter(pk=self.run.pk).update(progress=self.run.progress)
+        else:
+            ProvisioningLog.objects.filter(pk=self.entry.pk).update(steps=steps)
 
 
-def _save_progress(run, progress):
-    OnDemandRun.objects.filter(pk=run.pk).update(progress=progress)
+def _identity(subject):
+    return {"source_id": str(subject.object_id), "display_name": subject.name, "upn": subject.upn, "kind": subject.object_type}

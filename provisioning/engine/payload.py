@@ -16,7 +16,8 @@ Two dialects (RFC 7644 §3.5.2 is the default; see shared/reference/scim-targets
   `active` as "True"/"False", `Replace` of filtered paths, manager `Add` of `[{"$ref": null, "value": id}]`,
   member removal with a value list, Entra's ADSCIM Group schema on group creation.
 
-Groups are created without members (as Entra does); membership travels in `membership_operations`.
+Entra creates groups without members and adds them by PATCH (Entra-compatible mode does the same); in
+RFC mode a new group's first members travel in its POST. Later changes use `membership_operations`.
 """
 
 import json
@@ -279,8 +280,11 @@ def read_value(resource: Mapping, path: str) -> object:
 # --- create --------------------------------------------------------------------------------------
 
 
-def build_resource(resource_type: str, values: Mapping[str, object], *, entra_compatible: bool = False) -> dict:
-    """The POST body for a new User or Group from target path → value (null values are left out)."""
+def build_resource(resource_type: str, values: Mapping[str, object], *, entra_compatible: bool = False,
+                   members: Sequence[str] = ()) -> dict:
+    """The POST body for a new User or Group from target path → value (null values are left out).
+
+    members: target ids of a new group's first members (RFC 7643 §4.2 allows them in the create)."""
     if resource_type not in CORE_SCHEMAS:
         raise ValueError(f"resource_type must be 'User' or 'Group', not {resource_type!r}.")
     body: dict = {"schemas": [CORE_SCHEMAS[resource_type]]}
@@ -291,7 +295,7 @@ def build_resource(resource_type: str, values: Mapping[str, object], *, entra_co
             continue
         target = parse_path(path)
         if target.is_members:
-            continue  # Entra creates groups empty and adds members by PATCH
+            continue  # members travel as target ids in `members`, never as mapped values
         value = coerce_value(path, raw)
         if target.is_core:
             container = body
@@ -300,6 +304,8 @@ def build_resource(resource_type: str, values: Mapping[str, object], *, entra_co
             if target.schema not in extensions:
                 extensions.append(target.schema)
         _place(container, target, value, path, new_entries)
+    if members:
+        body["members"] = [{"value": member} for member in _unique(members)]
     if entra_compatible:
         # Entra lists core + enterprise for users and its ADSCIM schema for groups; custom extensions are not listed.
         body["schemas"].append(ENTERPRISE_USER if resource_type == "User" else ENTRA_GROUP)

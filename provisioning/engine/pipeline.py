@@ -1,20 +1,29 @@
 """The per-object pipeline: Test connection → Import → Scope → Match → Action, one ProvisioningLog each.
 
-On-demand provisioning and cycles both call `provision_user` (and `groups.provision_group`, which
-shares the wrapper, matching, anchors and create/update here); nothing else decides what happens
-to an object.
+On-demand provisioning and every cycle run each object through `provision()`; nothing else decides what
+happens to an object. It is a generator that yields the SCIM requests it needs (engine/calls.py) and
+returns an Outcome: the log entry, and what the export state should now say. It reads only what the
+RunContext loaded in bulk, so a cycle's objects cost no query each.
+
+What the export state changes here:
+* an object whose desired state equals what was last exported is skipped without a request (cycles);
+* a linked object is updated with a PATCH of the attributes that differ from what was exported; a 404
+  means the target deleted it: it is matched again (or created), and the log entry says so;
+* a new object is matched (the target's listing in an initial cycle, else a filter query per matching
+  attribute), then created; a 409 or a lost answer is matched again and adopted, never duplicated;
+* a target object linked to one source object is never linked to a second.
 """
 
-import json
+import logging
 import time
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.utils import timezone
 
-from provisioning.engine import payload
+from provisioning.engine import calls, payload
 from provisioning.engine.errors import ObjectFailure, from_scim_error
-from provisioning.engine.mapping import evaluate_mapping, evaluate_mappings, lookup
+from provisioning.engine.mapping import evaluate_mappings, resolved_references
+from provisioning.engine.source import GROUP, USER
 from provisioning.engine.steps import (
     ACTION,
     FAILURE,
@@ -24,18 +33,21 @@ from provisioning.engine.steps import (
     SKIPPED,
     SUCCESS,
     TEST_CONNECTION,
+    WARNING,
     StepRecorder,
     display,
     section,
 )
-from provisioning.models import AttributeMapping, ObjectMapping, ProvisioningLog, TargetAnchor
-from provisioning.scim import ScimError, ScimNotFound
-from provisioning.scoping import evaluate_scope
+from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
+from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
+from provisioning.scim.errors import answer_lost
+
+logger = logging.getLogger(__name__)
 
 Action = ProvisioningLog.Action
 Status = ProvisioningLog.Status
-USER = ObjectMapping.ObjectType.USER
-GROUP = ObjectMapping.ObjectType.GROUP
+DEFERRED = "deferred"  # a removal decided in the users/groups phase, sent (and logged) in the removals phase
+Removal = PendingRemoval.Removal
 
 
 @dataclass(frozen=True)
@@ -49,28 +61,15 @@ class Kind:
     excluded: tuple = ()  # attributes never read back (Entra reads groups with excludedAttributes=members)
 
 
-USER_KIND = Kind(USER, "user", "User", "Users")
-GROUP_KIND = Kind(GROUP, "group", "Group", "Groups", ("members",))
-
-
-@dataclass(frozen=True)
-class Subject:
-    kind: Kind
-    source_id: object  # the source objectId
-    name: str
-    upn: str = ""
-
-    @classmethod
-    def of_user(cls, user):
-        return cls(USER_KIND, user.object_id, user.display_name or user.user_principal_name, user.user_principal_name)
-
-    @classmethod
-    def of_group(cls, group):
-        return cls(GROUP_KIND, group.object_id, group.display_name)
+USER_KIND = Kind(ObjectMapping.ObjectType.USER, "user", "User", "Users")
+GROUP_KIND = Kind(ObjectMapping.ObjectType.GROUP, "group", "Group", "Groups", ("members",))
+KINDS = {USER: USER_KIND, GROUP: GROUP_KIND}
 
 
 @dataclass
-class Outcome:
+class Result:
+    """Filled in by the steps as they go."""
+
     action: str = Action.OTHER
     status: str = Status.SUCCESS
     target_id: str = ""
@@ -78,28 +77,39 @@ class Outcome:
     error_code: str = ""
     error_description: str = ""
     recommended_fix: str = ""
+    export: dict | None = None
+    removal: tuple | None = None
+    logged: bool = True
+    reference_failure: bool = False
+    adopted: bool = False  # a create found the object already in the target (409, or its own lost answer)
+
+
+@dataclass
+class Target:
+    id: str
+    resource: dict | None  # None: not read, the export state says what it holds
 
 
 class Skip(Exception):
-    """The object needs nothing: recorded as Skipped with the reason."""
+    """The object needs nothing: recorded as Skipped with the reason (not logged when logged=False)."""
 
-    def __init__(self, code, reason, action=Action.OTHER):
+    def __init__(self, code, reason, action=Action.OTHER, logged=True):
         super().__init__(reason)
-        self.code, self.reason, self.action = code, reason, action
+        self.code, self.reason, self.action, self.logged = code, reason, action, logged
 
 
-def provision_user(ctx, user, *, on_change=None, connection_failure=None):
-    """Push one directory user through the five steps against ctx's target; returns its log entry."""
-    subject = Subject.of_user(user)
-    return provision(ctx, subject, lambda recorder, outcome: _run_steps(ctx, user, subject, recorder, outcome),
-                     on_change=on_change, connection_failure=connection_failure)
+def provision(ctx, source, *, on_change=None, connection_failure=None, members=None, log=None):
+    """One object through the steps; a generator of SCIM Calls that returns its context.Outcome.
 
+    members: on demand, a group's selected members (objectIds): only they are added.
+    log: an unsaved or live ProvisioningLog to fill (on demand writes it as the steps complete)."""
+    from provisioning.engine.context import Outcome
+    from provisioning.engine.groups import group_steps
 
-def provision(ctx, subject, run_steps, *, on_change=None, connection_failure=None):
-    """Run one object's steps and write its log entry, whatever happens (skip, failure, target error)."""
+    kind = KINDS[source.object_type]
     started = time.monotonic()
-    recorder = StepRecorder(subject.kind.noun, on_change)
-    outcome = Outcome()
+    recorder = StepRecorder(kind.noun, on_change)
+    result = Result()
     try:
         try:
             if connection_failure is not None:
@@ -108,312 +118,500 @@ def provision(ctx, subject, run_steps, *, on_change=None, connection_failure=Non
                     [section("Connection", ["", ""], [("Fix", connection_failure.fix), *connection_failure.details])],
                 )
                 raise ObjectFailure(connection_failure.code, connection_failure.message, connection_failure.fix)
-            run_steps(recorder, outcome)
+            if kind is GROUP_KIND:
+                yield from group_steps(ctx, source, recorder, result, members)
+            else:
+                yield from user_steps(ctx, source, recorder, result)
         except ScimError as exc:
             # E.g. the client refusing an unusable Tenant URL or token before any request.
-            raise from_scim_error(exc, f"provision {subject.kind.title} '{subject.name}'") from exc
+            raise from_scim_error(exc, f"provision {kind.title} '{source.name}'") from exc
         except ValueError as exc:
             # payload.PathError and value-type errors: a mapping the payload builder cannot place is a
             # configuration error of this object, not a crash of the run.
             raise ObjectFailure("AttributeMappingInvalid", f"An attribute mapping cannot be sent: {exc}",
                                 "Correct the target attribute under Mappings.") from exc
     except Skip as skip:
-        outcome.status, outcome.action = Status.SKIPPED, skip.action
-        outcome.error_code, outcome.error_description = skip.code, skip.reason
+        result.status, result.action, result.logged = Status.SKIPPED, skip.action, skip.logged
+        result.error_code, result.error_description = skip.code, skip.reason
     except ObjectFailure as failure:
-        outcome.status = Status.FAILURE
-        outcome.error_code, outcome.error_description, outcome.recommended_fix = failure.code, failure.description, failure.fix
-        if not recorder.steps or recorder.steps[-1]["status"] != FAILURE:
-            recorder.record(ACTION, FAILURE, failure.description, _modified_section(outcome.modified))
-    return ProvisioningLog.objects.create(
-        **ctx.log_fields(),
-        created_at=timezone.now(),
-        object_type=subject.kind.object_type,
-        source_id=str(subject.source_id),
-        source_display_name=subject.name,
-        source_upn=subject.upn,
-        target_id=outcome.target_id,
-        action=outcome.action,
-        status=outcome.status,
-        error_code=outcome.error_code,
-        error_description=outcome.error_description,
-        recommended_fix=outcome.recommended_fix,
-        steps=recorder.steps,
-        modified_properties=outcome.modified,
-        duration_ms=int((time.monotonic() - started) * 1000),
-    )
+        _fail(result, recorder, failure)
+    except Exception as exc:  # noqa: BLE001 - a bug with one object must not stop the others
+        logger.exception("provisioning %s %s failed unexpectedly", kind.noun, source.object_id)
+        _fail(result, recorder, ObjectFailure(
+            "InternalError", f"Provisioning stopped unexpectedly for this {kind.noun}: {type(exc).__name__}: {exc}",
+            "This is a defect of the portal, not of the target or the configuration: report it with this log entry; "
+            "the object is retried in the next cycle.",
+        ))
+    if result.removal is not None:
+        return Outcome(source, None, DEFERRED, result.action, export=result.export, removal=result.removal)
+    entry = None
+    if result.logged:
+        entry = log or ProvisioningLog(**ctx.log_fields())
+        _fill(entry, source, kind, result, recorder.steps, started)
+    return Outcome(source, entry, result.status, result.action, export=result.export, reference_failure=result.reference_failure)
 
 
-def _run_steps(ctx, user, subject, recorder, outcome):
-    object_mapping = ctx.object_mappings.get(USER)
-    name = subject.name
+def _fail(result, recorder, failure):
+    result.status = Status.FAILURE
+    result.error_code, result.error_description, result.recommended_fix = failure.code, failure.description, failure.fix
+    if not recorder.steps or recorder.steps[-1]["status"] != FAILURE:
+        recorder.record(ACTION, FAILURE, failure.description, modified_section(result.modified))
+
+
+def _fill(entry, source, kind, result, steps, started):
+    entry.created_at = timezone.now()
+    entry.object_type = kind.object_type
+    entry.source_id = str(source.object_id)
+    entry.source_display_name = source.name
+    entry.source_upn = source.upn
+    entry.target_id = result.target_id
+    entry.action = result.action
+    entry.status = result.status
+    entry.error_code = result.error_code
+    entry.error_description = result.error_description
+    entry.recommended_fix = result.recommended_fix
+    entry.steps = steps
+    entry.modified_properties = result.modified
+    entry.duration_ms = int((time.monotonic() - started) * 1000)
+
+
+# ---------------------------------------------------------------------------------------------- users
+
+
+def user_steps(ctx, source, recorder, result):
+    mapping = ctx.object_mappings.get(USER)
+    name, app_name = source.name, ctx.application.name
 
     # 2. Import
-    attributes = user.source_attributes()
-    recorder.record(
-        IMPORT, SUCCESS, f"Retrieved User '{name}' from the directory",
-        [section("Imported attributes", ["Attribute", "Value"], sorted(attributes.items()))],
-    )
-    if object_mapping is None or not object_mapping.enabled:
+    import_step(recorder, source, USER_KIND, source.attributes)
+    if mapping is None or not mapping.enabled:
         recorder.record(SCOPE, SKIPPED, "User provisioning is disabled for this application")
-        raise Skip("EntrySynchronizationSkipped", f"User provisioning is disabled in the Mappings of {ctx.application.name}.")
+        raise Skip("EntrySynchronizationSkipped", f"User provisioning is disabled in the Mappings of {app_name}.")
 
     # 3. Determine if the user is in scope
-    in_scope, reason, scope_rows = _evaluate_scope(ctx, user, attributes)
-    attributes["IsSoftDeleted"] = not in_scope
-    anchor = find_anchor(ctx, subject)
-    scope_section = [section("Scoping", ["Condition", "Result", "Detail"], scope_rows)]
-    if in_scope:
-        recorder.record(SCOPE, SUCCESS, f"User '{name}' is in scope: {reason}", scope_section)
-    else:
+    in_scope, reason, rows = ctx.in_scope(source)
+    attributes = {**source.attributes, "IsSoftDeleted": not in_scope}
+    state = ctx.state(source)
+    scope_section = [section("Scoping", ["Condition", "Result", "Detail"], rows)]
+    if not in_scope:
         recorder.record(SCOPE, SKIPPED, f"User '{name}' is out of scope: {reason}", scope_section)
-        if anchor is None or anchor.disabled:
-            raise Skip("EntrySynchronizationSkipped", f"User '{name}' is not in scope: {reason}")
+        yield from leave_scope(ctx, source, USER_KIND, mapping, state, reason, recorder, result)
+        return
+    recorder.record(SCOPE, SUCCESS, f"User '{name}' is in scope: {reason}", scope_section)
 
     # 4. Match
-    target = match(ctx, subject, attributes, anchor, object_mapping, recorder, in_scope)
-    if target is not None:
-        outcome.target_id = target["id"]
+    target = yield from match(ctx, source, USER_KIND, state, recorder, result)
 
     # 5. Perform action
-    if not in_scope and target is None:
-        recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")
-        raise Skip("EntrySynchronizationSkipped", f"User '{name}' is out of scope ({reason}) and no longer exists in {ctx.application.name}.")
-    if not in_scope:
-        _disable(ctx, subject, target, recorder, outcome, reason)
-        return
     if target is None:
-        created, evaluation = create(ctx, subject, attributes, object_mapping, recorder, outcome)
-        recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {ctx.application.name} (id {created['id']})",
-                        _modified_section(outcome.modified) + _evaluation_section(evaluation))
+        yield from create(ctx, source, USER_KIND, attributes, mapping, recorder, result)
         return
-    changes, evaluation = update(ctx, subject, attributes, object_mapping, target, recorder, outcome)
-    if not changes:
-        recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
-                        _evaluation_section(evaluation))
-        raise Skip("RedundantExport", f"'{name}' is already up to date in {ctx.application.name}: nothing to change.")
-    recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {ctx.application.name}: {len(changes)} attribute(s) changed",
-                    _modified_section(outcome.modified) + _evaluation_section(evaluation))
+    yield from update(ctx, source, USER_KIND, attributes, mapping, state, target, recorder, result)
 
 
-def _evaluate_scope(ctx, user, attributes):
-    assigned = ctx.sync_all or ctx.is_assigned(user)
-    active = user.account_enabled
-    decision = evaluate_scope(ctx.scoping_filters(USER), attributes)
-    rows = [
-        ("Active in source system", "Passed" if active else "Failed", f"accountEnabled is {display(active)}"),
-        ("Assigned to application", "Passed" if ctx.is_assigned(user) else ("Not needed" if ctx.sync_all else "Failed"), ""),
-        ("Scope sync all", display(ctx.sync_all), ctx.application.get_scope_display()),
-        *scoping_rows(decision),
-    ]
-    if not active:
-        return False, "the account is disabled in the directory (accountEnabled is False)", rows
-    if not assigned:
-        return False, "the user is not assigned to the application, directly or through a group", rows
-    if not decision.in_scope:
-        return False, decision.reason, rows
-    return True, decision.reason, rows
+def import_step(recorder, source, kind, attributes):
+    if source.deleted == "hard":
+        recorder.record(IMPORT, SUCCESS, f"{kind.title} '{source.name}' was deleted from the directory",
+                        [section("Imported attributes", ["Attribute", "Value"], sorted(attributes.items()))])
+        return
+    shown = {k: (f"{len(v)} members" if k == "members" else v) for k, v in attributes.items()}
+    recorder.record(IMPORT, SUCCESS, f"Retrieved {kind.title} '{source.name}' from the directory",
+                    [section("Imported attributes", ["Attribute", "Value"], sorted(shown.items()))])
 
 
-def scoping_rows(decision):
-    """Each clause of each scoping filter, as the Determine-scope step lists them."""
-    return [
-        (f"{result.title}: {clause_result.clause.text}", "Passed" if clause_result.passed else "Failed", clause_result.explanation)
-        for result in decision.filters
-        for clause_result in result.clauses
-    ]
+def leave_scope(ctx, source, kind, mapping, state, reason, recorder, result):
+    """An out-of-scope object: nothing if it was never provisioned; else disable (users) or delete."""
+    name = source.name
+    if state is None or not state.linked or (state.disabled and source.deleted != "hard"):
+        raise Skip("EntrySynchronizationSkipped", f"{kind.title} '{name}' is not in scope: {reason}")
+    delete = kind is GROUP_KIND or (source.deleted == "hard" and mapping.action_delete)
+    removal = Removal.DELETE if delete else Removal.DISABLE
+    if ctx.defer_removals:
+        result.removal = (removal, reason)
+        return
+    result.target_id = state.target_id
+    if delete:
+        yield from delete_object(ctx, source, kind, mapping, state, reason, recorder, result)
+    else:
+        yield from disable_user(ctx, source, mapping, state, reason, recorder, result)
+
+
+def resolver(ctx):
+    """Manager (and member) objectIds → target ids from the run's bulk-loaded export state."""
+    def resolve(source_attribute, value):
+        return resolved_references(value, lambda object_id: ctx.target_id(USER, object_id))
+
+    return resolve
+
+
+def reference_pending(ctx, source):
+    """The manager's objectId when the user has a manager without a target object yet, else ""."""
+    manager = source.manager_id
+    if manager is None or ctx.target_id(USER, manager):
+        return ""
+    return str(manager)
+
+
+def linked_export(ctx, source, kind, target_id, exported):
+    """The export state of an object that is now linked to target_id and holds `exported`."""
+    values = ctx.matching_values(source)
+    return {
+        "target_id": target_id, "exported": exported, "disabled": False, "reserved_by": None,
+        "match_key": values[0][2] if values else None,
+        "reference_pending": reference_pending(ctx, source) if kind is USER_KIND else "",
+    }
+
+
+# ---------------------------------------------------------------------------------------------- match
 
 
 def matching_filter(path, value):
     """A SCIM filter for one matching attribute: `userName eq "x"` or `emails[type eq "work" and value eq "x"]`."""
+    import json
+
     parsed = payload.parse_path(path)
     attribute = f"{parsed.schema}:{parsed.attribute}" if parsed.schema else parsed.attribute
     if parsed.filter_attribute:
-        return (f"{attribute}[{parsed.filter_attribute} eq {_quoted(parsed.filter_value)} "
-                f"and {parsed.sub_attribute or 'value'} eq {_quoted(value)}]")
+        return (f"{attribute}[{parsed.filter_attribute} eq {json.dumps(str(parsed.filter_value), ensure_ascii=False)} "
+                f"and {parsed.sub_attribute or 'value'} eq {json.dumps(str(value), ensure_ascii=False)}]")
     if parsed.sub_attribute:
         attribute = f"{attribute}.{parsed.sub_attribute}"
-    return f"{attribute} eq {_quoted(value)}"
+    return f"{attribute} eq {json.dumps(str(value), ensure_ascii=False)}"
 
 
-def _quoted(value):
-    # RFC 7644 filter values are JSON strings.
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def find_anchor(ctx, subject):
-    return TargetAnchor.objects.filter(
-        application=ctx.application, object_type=subject.kind.object_type, source_id=subject.source_id
-    ).first()
-
-
-def match(ctx, subject, attributes, anchor, object_mapping, recorder, in_scope):
-    """Step 4: the anchor first, else each matching attribute in precedence order. Returns the target or None."""
-    client, kind, name = ctx.client, subject.kind, subject.name
+def match(ctx, source, kind, state, recorder, result):
+    """Step 4: the export state first, else each matching attribute in precedence order. Returns a Target or None."""
+    name, app_name = source.name, ctx.application.name
     excluded = list(kind.excluded) or None
     stale = ""
-    if anchor is not None:
+    if state is not None and state.linked:
+        if not ctx.verify and state.exported:
+            recorder.record(MATCH, SUCCESS, f"Matched {kind.title} '{name}' with target {kind.noun} {state.target_id} "
+                            "(linked when it was first provisioned; the export state says what it holds)")
+            result.target_id = state.target_id
+            return Target(state.target_id, None)
         try:
-            target = client.get(kind.resource, anchor.target_id, excluded_attributes=excluded)
+            resource = yield calls.get(kind.resource, state.target_id, excluded)
         except ScimNotFound:
-            # Entra fails with InvalidAnchor until a restart; we re-match instead and say so.
-            anchor.delete()
-            stale = f"The target {kind.noun} {anchor.target_id} linked to '{name}' no longer exists; matching again."
+            # Entra fails with InvalidAnchor until a restart; we match again instead and say so.
+            stale = f"The target {kind.noun} {state.target_id} linked to '{name}' no longer exists in {app_name}; matching again."
+            result.export = {"target_id": "", "exported": {}, "members": [], "disabled": False}
         except ScimError as exc:
-            recorder.record(MATCH, FAILURE, f"Could not read the linked target {kind.noun} {anchor.target_id}: {exc}")
-            raise from_scim_error(exc, f"read {kind.title} {anchor.target_id} in {ctx.application.name}") from exc
+            recorder.record(MATCH, FAILURE, f"Could not read the linked target {kind.noun} {state.target_id}: {exc}")
+            raise from_scim_error(exc, f"read {kind.title} {state.target_id} in {app_name}") from exc
         else:
             recorder.record(
                 MATCH, SUCCESS,
-                f"Matched {kind.title} '{name}' with target {kind.noun} {target['id']} (linked when it was first provisioned)",
-                [section(f"Matched target {kind.noun}", ["Property", "Value"], _flatten(target))],
+                f"Matched {kind.title} '{name}' with target {kind.noun} {resource['id']} (linked when it was first provisioned)",
+                [section(f"Matched target {kind.noun}", ["Property", "Value"], flatten(resource))],
             )
-            return target
-    if not in_scope:
-        return None
+            result.target_id = resource["id"]
+            return Target(resource["id"], resource)
+    other = ctx.key_conflicts.get(source.key)
+    if other is not None:
+        raise _merge_refused(ctx, source, kind, other, recorder)
+    target = yield from find_in_target(ctx, source, kind, recorder, note=stale)
+    if target is not None:
+        result.target_id = target.id
+    return target
 
-    matching = sorted(
-        (m for m in object_mapping.attribute_mappings.all() if m.is_matching),
-        key=lambda m: (m.matching_precedence or 0, m.position),
-    )
+
+def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
+    """Look the object up by its matching attributes: in the cycle's listing of the target, or by filter."""
+    name, app_name = source.name, ctx.application.name
+    excluded = list(kind.excluded) or None
+    matching = ctx.matching_mappings(kind.object_type)
+    values = ctx.matching_values(source)
     columns = ["Target attribute", "Source value", "Result"]
-    rows, any_value = [], False
-    for mapping in matching:
-        value = _matching_value(mapping, attributes)
-        if value is None:
-            rows.append((mapping.target_attribute, "(null)", "skipped: the source value is empty"))
-            continue
-        any_value = True
-        query = matching_filter(mapping.target_attribute, value)
-        try:
-            found = client.query(kind.resource, query, excluded_attributes=excluded)
-        except ScimError as exc:
-            recorder.record(MATCH, FAILURE, f"The target refused the matching query {query}: {exc}",
-                            [section("Matching attributes evaluated", columns, rows)])
-            raise from_scim_error(exc, f"query {ctx.application.name} for {query}") from exc
-        if len(found) > 1:
-            ids = ", ".join(r.get("id", "?") for r in found)
-            rows.append((mapping.target_attribute, value, f"{len(found)} matches: {ids}"))
-            recorder.record(MATCH, FAILURE, f"{len(found)} {kind.noun}s in the target match {query}",
-                            [section("Matching attributes evaluated", columns, rows),
-                             *[section(f"Target {kind.noun} {r.get('id')}", ["Property", "Value"], _flatten(r)) for r in found]])
-            raise ObjectFailure(
-                "DuplicateTargetEntries",
-                f"{len(found)} {kind.noun}s in {ctx.application.name} match {query} (ids {ids}), so '{name}' cannot be matched to one.",
-                f"Remove or merge the duplicate {kind.noun}s in the target, or make a unique attribute the matching attribute under Mappings.",
-            )
-        if found:
-            target = found[0]
-            rows.append((mapping.target_attribute, value, f"matched {target.get('id')}"))
-            recorder.record(
-                MATCH, SUCCESS, f"Matched {kind.title} '{name}' with target {kind.noun} {target.get('id')} by {mapping.target_attribute}",
-                [section("Matching attributes evaluated", columns, rows),
-                 section(f"Matched target {kind.noun}", ["Property", "Value"], _flatten(target))],
-            )
-            return target
-        rows.append((mapping.target_attribute, value, "no match"))
-    if not any_value:
+    if not values:
+        rows = [(m.target_attribute, "(null)", "skipped: the source value is empty") for m in matching]
         recorder.record(MATCH, FAILURE, f"No matching attribute has a value for this {kind.noun}",
                         [section("Matching attributes evaluated", columns, rows)])
         raise ObjectFailure(
             "ImportSkipped",
-            f"'{name}' has no value for any matching attribute ({', '.join(m.source_display for m in matching) or 'none configured'}), so it cannot be matched or created.",
+            f"'{name}' has no value for any matching attribute ({', '.join(m.source_display for m in matching) or 'none configured'}), "
+            "so it cannot be matched or created.",
             f"Give the {kind.noun} a value for the matching attribute, or change Match objects using this attribute under Mappings.",
         )
+    rows = []
+    use_listing = listing and ctx.listed is not None and source.key not in ctx.possibly_sent
+    for mapping, value, key in values:
+        query = matching_filter(mapping.target_attribute, value)
+        if use_listing:
+            found = [resource for _, resource in ctx.listed.get((kind.object_type, key), [])]
+            how = f"{query} in the listing of {app_name} taken at the start of the cycle"
+        else:
+            try:
+                found = yield calls.query(kind.resource, query, excluded)
+            except ScimError as exc:
+                recorder.record(MATCH, FAILURE, f"The target refused the matching query {query}: {exc}",
+                                [section("Matching attributes evaluated", columns, rows)])
+                raise from_scim_error(exc, f"query {app_name} for {query}") from exc
+            how = query
+        if len(found) > 1:
+            ids = ", ".join(str(r.get("id", "?")) for r in found)
+            rows.append((mapping.target_attribute, value, f"{len(found)} matches: {ids}"))
+            recorder.record(MATCH, FAILURE, f"{len(found)} {kind.noun}s in the target match {how}",
+                            [section("Matching attributes evaluated", columns, rows),
+                             *[section(f"Target {kind.noun} {r.get('id')}", ["Property", "Value"], flatten(r)) for r in found]])
+            raise ObjectFailure(
+                "DuplicateTargetEntries",
+                f"{len(found)} {kind.noun}s in {app_name} match {query} (ids {ids}), so '{name}' cannot be matched to one.",
+                f"Remove or merge the duplicate {kind.noun}s in the target, or make a unique attribute the matching attribute under Mappings.",
+            )
+        if found:
+            resource = found[0]
+            rows.append((mapping.target_attribute, value, f"matched {resource.get('id')}"))
+            owner = ctx.linked_elsewhere(kind.object_type, resource.get("id"), source.object_id)
+            if owner is not None:
+                raise _merge_refused(ctx, source, kind, owner, recorder, target_id=resource.get("id"), value=value, mapping=mapping,
+                                     rows=[section("Matching attributes evaluated", columns, rows)])
+            recorder.record(
+                MATCH, SUCCESS, f"Matched {kind.title} '{name}' with target {kind.noun} {resource.get('id')} by {mapping.target_attribute}",
+                [section("Matching attributes evaluated", columns, rows),
+                 section(f"Matched target {kind.noun}", ["Property", "Value"], flatten(resource))],
+            )
+            return Target(resource["id"], resource)
+        rows.append((mapping.target_attribute, value, "no match"))
     recorder.record(
-        MATCH, SUCCESS, f"No matching {kind.noun} was found in {ctx.application.name}: '{name}' will be created. {stale}".strip(),
+        MATCH, SUCCESS, f"No matching {kind.noun} was found in {app_name}: '{name}' will be created. {note}".strip(),
         [section("Matching attributes evaluated", columns, rows)],
     )
     return None
 
 
-def _matching_value(mapping, attributes):
-    if mapping.mapping_type == AttributeMapping.MappingType.DIRECT:
-        return lookup(attributes, mapping.source_attribute)
-    value, _ = evaluate_mapping(mapping, attributes)
-    return value if value not in ("", []) else None
+def _merge_refused(ctx, source, kind, other_id, recorder, *, target_id=None, value=None, mapping=None, rows=()):
+    """Two directory objects would share one target object: the second fails, naming both."""
+    from provisioning.models import DirectoryGroup, DirectoryUser
+
+    model = DirectoryUser if kind is USER_KIND else DirectoryGroup
+    other = model.objects.filter(object_id=other_id).first()
+    other_name = (f"'{other.display_name or getattr(other, 'user_principal_name', '')}' ({other_id})" if other
+                  else f"a deleted directory {kind.noun} ({other_id})")
+    if mapping is None:
+        values = ctx.matching_values(source)
+        mapping, value = (values[0][0], values[0][1]) if values else (None, None)
+    shared = f"{mapping.target_attribute} = \"{value}\"" if mapping else "the same matching value"
+    produced = f" (from {mapping.source_display})" if mapping else ""
+    where = f"target {kind.noun} {target_id}" if target_id else f"the {kind.noun} in {ctx.application.name}"
+    description = (
+        f"'{source.name}' ({source.object_id}) and {other_name} both have {shared}{produced}: {where} is already "
+        f"linked to {other_name}, so '{source.name}' was not linked to it. Linking it would merge two people into one "
+        "account, the second overwriting the first's data and memberships."
+    )
+    recorder.record(MATCH, FAILURE, description, list(rows))
+    return ObjectFailure(
+        "DuplicateSourceEntries", description,
+        f"Make the value unique for every {kind.noun}: change the mapping of {mapping.target_attribute if mapping else 'the matching attribute'} "
+        "under Mappings, e.g. Join(\".\", [givenName], [surname], Left([objectId], 4)), or correct one of the two directory objects.",
+    )
 
 
-def _value_exists(ctx, kind):
+# ---------------------------------------------------------------------------------------------- create
+
+
+def value_exists(ctx, kind):
+    """SelectUniqueValue's target lookup; it blocks the driver's thread, so only such mappings pay for it."""
     def exists_for(path):
         return lambda candidate: bool(ctx.client.query(kind.resource, matching_filter(path, candidate)))
 
     return exists_for
 
 
-def create(ctx, subject, attributes, object_mapping, recorder, outcome):
-    """POST the object with every mapping that flows; returns (created resource, evaluation)."""
-    kind, name = subject.kind, subject.name
-    outcome.action = Action.CREATE
-    if not object_mapping.action_create:
+def create(ctx, source, kind, attributes, mapping, recorder, result, *, members=()):
+    """POST the object with every mapping that flows (and, for groups, its first members)."""
+    name, app_name = source.name, ctx.application.name
+    result.action = Action.CREATE
+    if not mapping.action_create:
         recorder.record(ACTION, SKIPPED, f"Create is not ticked in Target Object Actions: the {kind.noun} was not created")
         raise Skip("EntrySynchronizationSkipped", f"'{name}' would be created, but Create is not enabled in Target Object Actions.", Action.CREATE)
-    evaluation = evaluate_mappings(ctx.application, object_mapping, attributes, creating=True, value_exists=_value_exists(ctx, kind))
+    evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=True, value_exists=value_exists(ctx, kind),
+                                   resolve=resolver(ctx))
     sent = {path: value for path, value in evaluation.values.items() if path not in kind.excluded}
-    outcome.modified = _modified(((path, None, value) for path, value in sent.items()), evaluation.redacted)
-    resource = payload.build_resource(kind.title, sent, entra_compatible=ctx.application.entra_compatible)
+    result.modified = _modified(((path, None, value) for path, value in sent.items()), evaluation.redacted)
+    body = payload.build_resource(kind.title, sent, entra_compatible=ctx.application.entra_compatible, members=members)
     try:
-        created = ctx.client.create(kind.resource, resource)
+        created = yield calls.create(kind.resource, body)
     except ScimError as exc:
-        recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
-        raise from_scim_error(exc, f"create {kind.title} '{name}' in {ctx.application.name}") from exc
-    outcome.target_id = created["id"]
-    save_anchor(ctx, subject, created["id"], disabled=False)
+        if not (isinstance(exc, ScimConflict) or answer_lost(exc)):
+            recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
+            raise from_scim_error(exc, f"create {kind.title} '{name}' in {app_name}") from exc
+        # It may exist now (a 409, or our own create whose answer was lost): look it up before anything else.
+        why = ("the target answered 409 Conflict" if isinstance(exc, ScimConflict)
+               else "the answer to the create was lost, so it may have been created")
+        target = yield from find_in_target(ctx, source, kind, recorder, listing=False,
+                                           note=f"({why}; the create is sent again.)")
+        if target is None and isinstance(exc, ScimConflict):
+            recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {app_name}: {exc}; no {kind.noun} in the target "
+                            "matches it by the matching attributes, so the conflicting object could not be adopted.",
+                            modified_section(result.modified))
+            raise from_scim_error(exc, f"create {kind.title} '{name}' in {app_name}") from exc
+        if target is not None:
+            result.target_id = target.id
+            recorder.steps[-1]["description"] += f" ({why}: the existing {kind.noun} is adopted, not duplicated.)"
+            return (yield from adopt(ctx, source, kind, attributes, mapping, target, recorder, result, members,
+                                     created_by_us=not isinstance(exc, ScimConflict)))
+        try:
+            created = yield calls.create(kind.resource, body)
+        except ScimError as again:
+            recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {app_name}: {again}", modified_section(result.modified))
+            raise from_scim_error(again, f"create {kind.title} '{name}' in {app_name}") from again
+    result.target_id = created["id"]
+    result.export = linked_export(ctx, source, kind, created["id"], sent)
+    if kind is USER_KIND:
+        recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {app_name} (id {created['id']})",
+                        modified_section(result.modified) + evaluation_section(evaluation))
     return created, evaluation
 
 
-def update(ctx, subject, attributes, object_mapping, target, recorder, outcome):
-    """PATCH the attributes that differ from the target; returns (changes, evaluation); [] when none differ."""
-    kind, name = subject.kind, subject.name
-    save_anchor(ctx, subject, target["id"], disabled=False)
-    evaluation = evaluate_mappings(ctx.application, object_mapping, attributes, creating=False)
-    changes = payload.diff({p: v for p, v in evaluation.values.items() if p not in kind.excluded}, target)
-    if not changes:
-        return [], evaluation
-    outcome.action = Action.UPDATE
-    outcome.modified = _modified(((c.path, c.old, c.new) for c in changes), evaluation.redacted)
-    if not object_mapping.action_update:
-        recorder.record(ACTION, SKIPPED, "Update is not ticked in Target Object Actions: the changes were not sent", _modified_section(outcome.modified))
-        raise Skip("EntrySynchronizationSkipped", f"'{name}' differs from the target, but Update is not enabled in Target Object Actions.", Action.UPDATE)
-    operations = payload.patch_operations(changes, target, entra_compatible=ctx.application.entra_compatible)
-    try:
-        ctx.client.patch(kind.resource, target["id"], operations)
-    except ScimError as exc:
-        recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
-        raise from_scim_error(exc, f"update {kind.title} '{name}' in {ctx.application.name}") from exc
+def adopt(ctx, source, kind, attributes, mapping, target, recorder, result, members, *, created_by_us):
+    """A create found the object already there: link it and bring it up to date like any matched object."""
+    name, app_name = source.name, ctx.application.name
+    changes, evaluation = yield from update_attributes(ctx, source, kind, attributes, mapping, None, target, recorder, result)
+    result.action = Action.CREATE if created_by_us else Action.UPDATE
+    result.adopted = True
+    if kind is USER_KIND:
+        done = f"; {len(changes)} attribute(s) updated" if changes else ""
+        if created_by_us:
+            text = (f"User '{name}' was created in {app_name} (id {target.id}): the answer to the create was lost, and the "
+                    f"user was found by its matching attribute instead of being created twice{done}")
+        else:
+            text = f"User '{name}' already existed in {app_name} (the create answered 409 Conflict): linked to it (id {target.id}){done}"
+        recorder.record(ACTION, SUCCESS, text, modified_section(result.modified) + evaluation_section(evaluation))
+    return target.resource, evaluation
+
+
+# ---------------------------------------------------------------------------------------------- update
+
+
+def update(ctx, source, kind, attributes, mapping, state, target, recorder, result, raise_unchanged=True):
+    """Users: PATCH what differs, then say so; unchanged → Skipped (not logged in incremental cycles)."""
+    name, app_name = source.name, ctx.application.name
+    changes, evaluation = yield from update_attributes(ctx, source, kind, attributes, mapping, state, target, recorder, result)
+    if changes:
+        recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {app_name}: {len(changes)} attribute(s) changed",
+                        modified_section(result.modified) + evaluation_section(evaluation))
+    elif raise_unchanged:
+        recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
+                        evaluation_section(evaluation))
+        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.", logged=ctx.log_unchanged)
+    else:
+        recorder.record(ACTION, SUCCESS, f"User '{name}' was linked to the existing user {target.id} in {app_name}: it already matched",
+                        evaluation_section(evaluation))
     return changes, evaluation
 
 
-def _disable(ctx, subject, target, recorder, outcome, reason):
-    name = subject.name
-    outcome.action = Action.DISABLE
-    if not ctx.object_mappings[USER].action_update:
+def update_attributes(ctx, source, kind, attributes, mapping, state, target, recorder, result):
+    """PATCH the attributes whose desired value differs from the target's; returns (changes, evaluation)."""
+    name, app_name = source.name, ctx.application.name
+    evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=False, resolve=resolver(ctx))
+    desired = {p: v for p, v in evaluation.values.items() if p not in kind.excluded}
+    previous = dict(state.exported) if state is not None and state.linked and state.target_id == target.id else {}
+    # Without a read of the target, what was last exported is what it holds.
+    current = target.resource if target.resource is not None else payload.build_resource(kind.title, previous, entra_compatible=False)
+    changes = payload.diff(desired, current)
+    result.export = linked_export(ctx, source, kind, target.id, {**previous, **desired})
+    if not changes:
+        return [], evaluation
+    result.action = Action.UPDATE
+    result.modified = _modified(((c.path, c.old, c.new) for c in changes), evaluation.redacted)
+    if not mapping.action_update:
+        result.export = linked_export(ctx, source, kind, target.id, previous) if previous else None
+        recorder.record(ACTION, SKIPPED, "Update is not ticked in Target Object Actions: the changes were not sent", modified_section(result.modified))
+        raise Skip("EntrySynchronizationSkipped", f"'{name}' differs from the target, but Update is not enabled in Target Object Actions.", Action.UPDATE)
+    operations = payload.patch_operations(changes, current, entra_compatible=ctx.application.entra_compatible)
+    try:
+        yield calls.patch(kind.resource, target.id, operations)
+    except ScimNotFound as exc:
+        if target.resource is not None:
+            recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
+            raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
+        # The export state said it exists; the target deleted it since. Match again, else create it anew.
+        recorder.record(MATCH, WARNING, f"The target {kind.noun} {target.id} linked to '{name}' was deleted in {app_name}; matching again.")
+        found = yield from find_in_target(ctx, source, kind, recorder, listing=False)
+        if found is None:
+            result.modified = []
+            created, evaluation = yield from create(ctx, source, kind, attributes, mapping, recorder, result)
+            return ["(re-created)"], evaluation
+        return (yield from update_attributes(ctx, source, kind, attributes, mapping, None, found, recorder, result))
+    except ScimBadRequest as exc:
+        if target.resource is not None:
+            recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
+            raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
+        # The PATCH was built from the export state; the target may hold something else (changed by hand).
+        # Read it and build the PATCH from what it really holds, once.
+        try:
+            resource = yield calls.get(kind.resource, target.id, list(kind.excluded) or None)
+        except ScimError:
+            raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
+        return (yield from update_attributes(ctx, source, kind, attributes, mapping, None, Target(target.id, resource), recorder, result))
+    except ScimError as exc:
+        recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
+        raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
+    return changes, evaluation
+
+
+# ---------------------------------------------------------------------------------------------- removals
+
+
+def disable_user(ctx, source, mapping, state, reason, recorder, result):
+    name, app_name = source.name, ctx.application.name
+    result.action = Action.DISABLE
+    if not mapping.action_update:
         # Entra disables through an update (IsSoftDeleted → active): without Update, nothing is sent.
         recorder.record(ACTION, SKIPPED, "Update is not ticked in Target Object Actions: the user was not disabled")
         raise Skip("EntrySynchronizationSkipped", f"'{name}' is out of scope ({reason}), but Update is not enabled in Target Object Actions, so it was not disabled.", Action.DISABLE)
-    current = payload.read_value(target, "active")
+    current = state.exported.get("active", True) if state.exported else True
+    resource = None
+    if ctx.verify or not state.exported:
+        try:
+            resource = yield calls.get(USER_KIND.resource, state.target_id)
+        except ScimNotFound:
+            result.export = {"forget": True}
+            recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")
+            raise Skip("EntrySynchronizationSkipped", f"User '{name}' is out of scope ({reason}) and no longer exists in {app_name}.")
+        current = payload.read_value(resource, "active")
+    disabled_export = {"disabled": True, "exported": {**state.exported, "active": False}}
     if current is False or str(current).lower() == "false":
-        save_anchor(ctx, subject, target["id"], disabled=True)
+        result.export = disabled_export
         recorder.record(ACTION, SKIPPED, "The user is already disabled in the target")
-        raise Skip("RedundantExport", f"'{name}' is out of scope ({reason}) and already disabled in {ctx.application.name}.", Action.DISABLE)
-    change = payload.Change("active", current, False)
-    outcome.modified = _modified([("active", current, False)], set())
-    operations = payload.patch_operations([change], target, entra_compatible=ctx.application.entra_compatible)
+        raise Skip("RedundantExport", f"'{name}' is out of scope ({reason}) and already disabled in {app_name}.", Action.DISABLE)
+    result.modified = _modified([("active", current, False)], set())
+    model = resource if resource is not None else {"active": current}
+    operations = payload.patch_operations([payload.Change("active", current, False)], model, entra_compatible=ctx.application.entra_compatible)
     try:
-        ctx.client.patch(USER_KIND.resource, target["id"], operations)
+        yield calls.patch(USER_KIND.resource, state.target_id, operations)
+    except ScimNotFound:
+        result.export = {"forget": True}
+        recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")
+        raise Skip("EntrySynchronizationSkipped", f"User '{name}' is out of scope ({reason}) and no longer exists in {app_name}.", Action.DISABLE)
     except ScimError as exc:
-        recorder.record(ACTION, FAILURE, f"Failed to disable User '{name}' in {ctx.application.name}: {exc}", _modified_section(outcome.modified))
-        raise from_scim_error(exc, f"disable User '{name}' in {ctx.application.name}") from exc
-    save_anchor(ctx, subject, target["id"], disabled=True)
-    recorder.record(ACTION, SUCCESS, f"User '{name}' was disabled in {ctx.application.name} because it is out of scope: {reason}", _modified_section(outcome.modified))
+        recorder.record(ACTION, FAILURE, f"Failed to disable User '{name}' in {app_name}: {exc}", modified_section(result.modified))
+        raise from_scim_error(exc, f"disable User '{name}' in {app_name}") from exc
+    result.export = disabled_export
+    recorder.record(ACTION, SUCCESS, f"User '{name}' was disabled in {app_name} because {reason}", modified_section(result.modified))
 
 
-def save_anchor(ctx, subject, target_id, *, disabled):
-    with transaction.atomic():
-        TargetAnchor.objects.update_or_create(
-            application=ctx.application, object_type=subject.kind.object_type, source_id=subject.source_id,
-            defaults={"target_id": target_id, "disabled": disabled},
-        )
+def delete_object(ctx, source, kind, mapping, state, reason, recorder, result):
+    name, app_name = source.name, ctx.application.name
+    result.action = Action.DELETE
+    if not mapping.action_delete:
+        recorder.record(ACTION, SKIPPED, f"Delete is not ticked in Target Object Actions: the {kind.noun} was not deleted")
+        raise Skip("EntrySynchronizationSkipped", f"'{name}' would be deleted ({reason}), but Delete is not enabled in Target Object Actions.", Action.DELETE)
+    try:
+        yield calls.delete(kind.resource, state.target_id)
+    except ScimNotFound:
+        result.export = {"forget": True}
+        recorder.record(ACTION, SKIPPED, f"Nothing to delete: the linked target {kind.noun} {state.target_id} no longer exists")
+        raise Skip("RedundantExport", f"{kind.title} '{name}' was already gone from {app_name}.", Action.DELETE)
+    except ScimError as exc:
+        recorder.record(ACTION, FAILURE, f"Failed to delete {kind.title} '{name}' from {app_name}: {exc}")
+        raise from_scim_error(exc, f"delete {kind.title} '{name}' from {app_name}") from exc
+    result.export = {"forget": True}
+    recorder.record(ACTION, SUCCESS, f"{kind.title} '{name}' was deleted from {app_name} (id {state.target_id}) because {reason}")
+
+
+# ---------------------------------------------------------------------------------------------- details
 
 
 def _modified(triples, redacted):
@@ -427,13 +625,13 @@ def _modified(triples, redacted):
     ]
 
 
-def _modified_section(modified):
+def modified_section(modified):
     if not modified:
         return []
     return [section("Modified attributes", ["Attribute", "Old value", "New value"], [(m["name"], m["old"], m["new"]) for m in modified])]
 
 
-def _evaluation_section(evaluation):
+def evaluation_section(evaluation):
     """Every mapping's evaluated value, as the expression tester shows it (Redact → [Redact])."""
     rows = [
         (a.target, a.source, a.display if a.display else a.value, a.note or ("" if a.value is not None else "null: does not flow"))
@@ -442,7 +640,7 @@ def _evaluation_section(evaluation):
     return [section("Attribute mappings evaluated", ["Target attribute", "Source or expression", "Value", "Note"], rows)]
 
 
-def _flatten(resource, prefix=""):
+def flatten(resource, prefix=""):
     """A target resource as (path, value) rows for the details table."""
     rows = []
     for key, value in resource.items():
@@ -450,7 +648,7 @@ def _flatten(resource, prefix=""):
             continue
         path = f"{prefix}{key}"
         if isinstance(value, dict):
-            rows.extend(_flatten(value, f"{path}."))
+            rows.extend(flatten(value, f"{path}."))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for item in value:
                 label = item.get("type") or item.get("display") or ""
@@ -458,3 +656,32 @@ def _flatten(resource, prefix=""):
         else:
             rows.append((path, value))
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- one object now
+
+
+def provision_now(ctx, source, **options):
+    """One object through the pipeline right now, one request at a time, its outcome written.
+
+    Returns its log entry (None when nothing was logged). On demand and the tests call this; cycles
+    drive many objects at once (engine/chunks.py)."""
+    ctx.prepare([source])
+    outcome = calls.run_now(provision(ctx, source, **options), lambda: ctx.client)
+    ctx.record(outcome)
+    ctx.flush()
+    return outcome.log
+
+
+def provision_user(ctx, user, **options):
+    from provisioning.engine.source import of_user
+
+    return provision_now(ctx, of_user(user), **options)
+
+
+def provision_group(ctx, group, *, members=None, **options):
+    """members: the directory users whose membership is sent (on demand); None: the whole group."""
+    from provisioning.engine.source import of_group
+
+    selected = None if members is None else [m.object_id for m in members]
+    return provision_now(ctx, of_group(group), members=selected, **options)

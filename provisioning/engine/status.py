@@ -1,11 +1,17 @@
-"""What the Overview page shows: job status, the current or last cycle, counts, statistics to date."""
+"""What the Overview page shows: job status, the current or last cycle with its progress, counts, statistics."""
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db.models import Count as CountOf
+from django.db.models import Sum
+from django.utils import timezone
 
-from provisioning.models import Application, ProvisioningCycle, ProvisioningLog, TargetAnchor
+from provisioning.engine import lifecycle
+from provisioning.engine.planner import PHASES
+from provisioning.models import Application, CycleChunk, Escrow, ExportState, ProvisioningCycle, ProvisioningLog, RunState
+
+Phase = ProvisioningCycle.Phase
+NOUNS = {Phase.USERS: "users", Phase.GROUPS: "groups", Phase.MEMBERS: "groups", Phase.REFERENCES: "users", Phase.REMOVALS: "objects"}
 
 
 @dataclass(frozen=True)
@@ -18,42 +24,121 @@ class Count:
 
 
 @dataclass
+class PhaseProgress:
+    phase: str
+    label: str
+    total: int
+    done: int
+    current: bool = False
+
+    @property
+    def noun(self):
+        return NOUNS.get(self.phase, "objects")
+
+
+@dataclass
+class Progress:
+    phases: list = field(default_factory=list)
+    planned: int = 0
+    done: int = 0
+    percent: int = 0
+    rate: float | None = None  # objects per second
+    eta_seconds: int | None = None
+    current: PhaseProgress | None = None
+
+
+@dataclass
 class Overview:
     status_code: str
     status_label: str
     cycle: ProvisioningCycle | None
     cycle_status_text: str
+    progress: Progress = field(default_factory=Progress)
     counts: list = field(default_factory=list)
+    unchanged: int = 0
     users_in_target: int = 0
     groups_in_target: int = 0
+    escrowed: int = 0
     statistics: dict = field(default_factory=dict)
     is_running: bool = False
+    is_interrupted: bool = False
 
 
 def overview(app):
-    cycle = app.cycles.filter(state__in=[ProvisioningCycle.State.QUEUED, ProvisioningCycle.State.RUNNING]).first()
+    cycle = app.cycles.filter(state__in=[RunState.QUEUED, RunState.RUNNING]).first()
     if cycle is None:
-        cycle = app.cycles.exclude(state=ProvisioningCycle.State.QUEUED).first()
-    last_completed = app.cycles.filter(state=ProvisioningCycle.State.COMPLETED).first()
-    anchors = dict(
-        TargetAnchor.objects.filter(application=app).values_list("object_type").annotate(n=CountOf("id")).values_list("object_type", "n")
+        cycle = app.cycles.exclude(state=RunState.QUEUED).first()
+    last_completed = app.cycles.filter(state=RunState.COMPLETED).first()
+    linked = dict(
+        ExportState.objects.filter(application=app).exclude(target_id="").values_list("object_type").annotate(n=CountOf("id"))
+        .values_list("object_type", "n")
     )
+    progress = cycle_progress(cycle) if cycle else Progress()
+    counts, unchanged = cycle_counts(cycle) if cycle else ([], 0)
+    interrupted = bool(cycle and lifecycle.is_interrupted(cycle))
     return Overview(
         status_code=_status_code(app),
         status_label=_status_label(app),
         cycle=cycle,
-        cycle_status_text=_cycle_text(cycle),
-        counts=_counts(cycle),
-        users_in_target=anchors.get("user", 0),
-        groups_in_target=anchors.get("group", 0),
+        cycle_status_text=_cycle_text(cycle, progress, counts, unchanged, interrupted),
+        progress=progress,
+        counts=counts,
+        unchanged=unchanged,
+        users_in_target=linked.get("user", 0),
+        groups_in_target=linked.get("group", 0),
+        escrowed=Escrow.objects.filter(application=app).count(),
         statistics={
             "completed": last_completed.finished_at if last_completed else None,
             "duration_seconds": last_completed.duration_seconds if last_completed else None,
             "next_cycle_at": app.next_cycle_at if app.provisioning_enabled else None,
-            "interval_minutes": settings.PROVISIONING_INTERVAL_MINUTES,
+            "interval_minutes": app.provisioning_interval_minutes,
         },
         is_running=bool(cycle and cycle.is_active),
+        is_interrupted=interrupted,
     )
+
+
+def cycle_progress(cycle, now=None):
+    """Objects done / planned per phase, the current phase, rate and ETA; from the chunks (one query)."""
+    rows = {r["phase"]: r for r in CycleChunk.objects.filter(cycle=cycle).values("phase").annotate(total=Sum("total"), done=Sum("done"))}
+    phases = [
+        PhaseProgress(phase, Phase(phase).label, rows[phase]["total"] or 0, rows[phase]["done"] or 0, current=phase == cycle.phase)
+        for phase in PHASES if phase in rows
+    ]
+    planned = sum(p.total for p in phases)
+    done = sum(p.done for p in phases)
+    progress = Progress(phases=phases, planned=planned, done=done, current=next((p for p in phases if p.current), None))
+    if cycle.state == RunState.COMPLETED:
+        progress.percent = 100
+    elif planned:
+        progress.percent = min(100, int(100 * done / planned))
+    if cycle.state == RunState.RUNNING and cycle.started_at and done:
+        elapsed = max(0.001, ((now or timezone.now()) - cycle.started_at).total_seconds())
+        progress.rate = done / elapsed
+        progress.eta_seconds = int((planned - done) / progress.rate) if progress.rate else None
+    return progress
+
+
+def cycle_counts(cycle):
+    """([Count], unchanged): the cycle's objects by action × status, summed over its chunks."""
+    totals = {}
+    unchanged = 0
+    for counts in CycleChunk.objects.filter(cycle=cycle).values_list("counts", flat=True):
+        for action, by_status in (counts or {}).items():
+            if action == "unchanged":
+                unchanged += sum(by_status.values())
+                continue
+            for status, n in by_status.items():
+                totals[(action, status)] = totals.get((action, status), 0) + n
+    if not totals and not CycleChunk.objects.filter(cycle=cycle).exists():
+        # A cycle that ran before chunks existed, or one that failed at Test connection: read its log entries.
+        for row in ProvisioningLog.objects.filter(cycle=cycle).values("action", "status").annotate(n=CountOf("id")):
+            totals[(row["action"], row["status"])] = row["n"]
+    rows = [
+        Count(ProvisioningLog.Action(action).label, ProvisioningLog.Status(status).label, action, status, n)
+        for (action, status), n in sorted(totals.items())
+    ]
+    return rows, unchanged
 
 
 def _status_code(app):
@@ -71,28 +156,46 @@ def _status_label(app):
     return f"{label} (Provisioning Status: {on_off})"
 
 
-def _cycle_text(cycle):
+def _duration(seconds):
+    if seconds is None:
+        return ""
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _cycle_text(cycle, progress, counts, unchanged, interrupted):
     if cycle is None:
         return "Initial cycle not run."
     kind = cycle.get_kind_display()
-    if cycle.state == ProvisioningCycle.State.QUEUED:
+    if cycle.state == RunState.QUEUED:
         return f"{kind} queued: waiting for a provisioning worker."
-    if cycle.state == ProvisioningCycle.State.RUNNING:
-        return f"{kind} running: {cycle.percent_complete}% complete ({cycle.completed_units} of {cycle.total_units} objects)."
-    if cycle.state == ProvisioningCycle.State.COMPLETED:
-        return f"{kind} completed."
-    if cycle.state == ProvisioningCycle.State.STOPPED:
-        return f"{kind} stopped after {cycle.completed_units} of {cycle.total_units} objects."
+    if cycle.state == RunState.RUNNING:
+        if interrupted:
+            return (f"{kind} interrupted: no worker has reported for more than {lifecycle.lease_seconds():g} seconds "
+                    f"({progress.done} of {progress.planned} objects done). It resumes where it stopped as soon as a "
+                    "provisioning worker runs (celery -A portal worker), without repeating what was done.")
+        if cycle.stop_requested:
+            return f"{kind} stopping: the objects in flight finish and are recorded, then it stops (within seconds)."
+        if cycle.phase == Phase.PLANNING:
+            return f"{kind} running: planning, checking the connection to the target."
+        current = progress.current
+        text = f"{kind} running: {progress.percent}% complete ({progress.done} of {progress.planned} objects)"
+        if current is not None:
+            text += f"; {current.label.lower()}: {current.done} of {current.total} {current.noun}"
+        if progress.rate:
+            text += f"; {progress.rate:,.0f} objects/s"
+        if progress.eta_seconds is not None:
+            text += f", about {_duration(progress.eta_seconds)} left"
+        return text + "."
+    if cycle.state == RunState.COMPLETED:
+        if cycle.kind == ProvisioningCycle.Kind.INCREMENTAL and not counts:
+            since = timezone.localtime(cycle.watermark_from).strftime("%-m/%-d/%Y, %-I:%M:%S %p") if cycle.watermark_from else "the last cycle"
+            return f"{kind} completed: no changes since {since}."
+        done = sum(c.n for c in counts)
+        text = f"{kind} completed in {_duration(cycle.duration_seconds) or '0 s'}: {done} object{'s' if done != 1 else ''} processed"
+        if unchanged:
+            text += f", {unchanged} unchanged (not logged)"
+        return text + "."
+    if cycle.state == RunState.STOPPED:
+        return f"{kind} stopped after {progress.done} of {progress.planned} objects (what was done stays done)."
     return f"{kind} failed: {cycle.error}"
-
-
-def _counts(cycle):
-    if cycle is None:
-        return []
-    rows = (
-        ProvisioningLog.objects.filter(cycle=cycle).values("action", "status").annotate(n=CountOf("id")).order_by("action", "status")
-    )
-    return [
-        Count(ProvisioningLog.Action(r["action"]).label, ProvisioningLog.Status(r["status"]).label, r["action"], r["status"], r["n"])
-        for r in rows
-    ]

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 SCIM_MEDIA_TYPE = "application/scim+json"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 # Guards against servers that ignore startIndex and return the same page forever.
 MAX_PAGES = 1000
 
@@ -186,7 +187,8 @@ def _default_ssl_context():
 class ScimClient:
     """One target: `ScimClient(tenant_url, token)`, used as a context manager or closed with .close()."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0, transport: httpx.BaseTransport | None = None):
+    def __init__(self, base_url: str, token: str, *, timeout: float = 15.0, transport: httpx.BaseTransport | None = None,
+                 max_connections: int = 8):
         problem = tenant_url_problem(base_url)
         if problem:
             raise ScimConnectionError(
@@ -218,6 +220,8 @@ class ScimClient:
                 "Content-Type": SCIM_MEDIA_TYPE,
             },
             timeout=httpx.Timeout(timeout),
+            # One keep-alive connection per concurrent request: a cycle's threads share this client.
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
             follow_redirects=False,
             verify=_default_ssl_context(),
@@ -281,6 +285,56 @@ class ScimClient:
             if not page or total is None or len(resources) >= total:
                 break
         return resources
+
+    def list_page(self, resource_type: str, start_index: int, count: int, *, excluded_attributes=None) -> tuple[list[dict], int | None]:
+        """One page of every resource of a type (RFC 7644 §3.4.2.4): (resources, totalResults)."""
+        path = f"/{_resource_type(resource_type)}"
+        params = {"startIndex": str(start_index), "count": str(count)}
+        if excluded_attributes:
+            params["excludedAttributes"] = _attribute_list(excluded_attributes)
+        return self._list_response(self.send("GET", path, params=params), path)
+
+    def bulk(self, operations: list[dict]) -> list[dict]:
+        """POST /Bulk (RFC 7644 §3.7) with failOnErrors unset, so one failed operation fails only itself.
+
+        Returns the response's Operations in request order (matched by bulkId); an operation the target
+        left out of its answer comes back as {"status": None}."""
+        path = "/Bulk"
+        body = {"schemas": [BULK_REQUEST], "Operations": operations}
+        data = self._json(self.send("POST", path, body=body), "POST", path)
+        answered = ci_get(data, "Operations") if isinstance(data, dict) else None
+        if not isinstance(answered, list):
+            raise self._protocol_error("POST", path, "returned a BulkResponse without Operations",
+                                       detail=truncate(redact(json.dumps(data), self._token), 200))
+        by_id = {ci_get(op, "bulkId"): op for op in answered if isinstance(op, dict)}
+        return [by_id.get(op.get("bulkId"), {"status": None}) for op in operations]
+
+    def bulk_result(self, operation: dict, answer: dict) -> dict | None:
+        """One bulk operation's answer as create/patch/delete would return it, or its typed error."""
+        method, path = operation["method"], operation["path"]
+        status = ci_get(answer, "status")
+        if isinstance(status, dict):  # SCIM drafts wrote {"code": "201"}
+            status = ci_get(status, "code")
+        try:
+            code = int(str(status).split()[0]) if status is not None else None
+        except ValueError:
+            code = None
+        if code is None:
+            raise self._protocol_error(method, path, "got no result for this operation in the BulkResponse")
+        if code >= 300:
+            body = ci_get(answer, "response")
+            response = httpx.Response(code, json=body if isinstance(body, dict) else {})
+            raise error_for_response(response, method=method, url=self.base_url + path, path=path, secret=self._token)
+        if method == "DELETE":
+            return None
+        resource = ci_get(answer, "response")
+        if isinstance(resource, dict) and resource.get("id"):
+            return resource
+        location = ci_get(answer, "location") or ""
+        resource_id = str(location).rstrip("/").rsplit("/", 1)[-1] if location else ""
+        if method == "POST" and not resource_id:
+            raise self._protocol_error(method, path, "answered a bulk create without the new resource's location")
+        return {"id": resource_id} if resource_id else None
 
     def find_by(self, resource_type: str, attribute: str, value: Any, *, excluded_attributes=None) -> list[dict]:
         return self.query(resource_type, filter_eq(attribute, value), excluded_attributes=excluded_attributes)

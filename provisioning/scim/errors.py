@@ -167,6 +167,7 @@ class ScimRateLimited(ScimError):
 
 
 class ScimServerError(ScimError):
+    retry_after = None  # a 503 may carry Retry-After
     default_code = "InternalServerError"
     default_fix = (
         "The target failed while handling the request; the change is retried in a later cycle. If it keeps "
@@ -209,6 +210,30 @@ class ScimConnectionError(ScimError):
         kwargs.setdefault("code", _CONNECTION_CODES[self.reason])
         kwargs.setdefault("recommended_fix", _CONNECTION_FIXES[self.reason])
         super().__init__(problem, **kwargs)
+
+
+# ---------------------------------------------------------------- what to do about an error
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth sending again in a moment: throttling, a failing or overloaded target, no answer."""
+    if isinstance(exc, ScimRateLimited):
+        return True
+    if isinstance(exc, ScimConnectionError):
+        return exc.reason in ("timeout", "refused", "other")
+    return isinstance(exc, ScimError) and exc.status in TRANSIENT_STATUSES
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """The request may have reached the target and been applied, but its answer did not arrive."""
+    return isinstance(exc, ScimConnectionError) and exc.reason in ("timeout", "other")
+
+
+def wait_hint(exc: BaseException) -> float | None:
+    """Seconds the target asked us to wait (Retry-After on a 429 or 503), or None."""
+    return getattr(exc, "retry_after", None)
 
 
 # ---------------------------------------------------------------- building errors from responses
@@ -332,7 +357,9 @@ def error_for_response(response: httpx.Response, *, method: str, url: str, path:
         )
     if status >= 500:
         code = "ServiceUnavailable" if status == 503 else "InternalServerError"
-        return ScimServerError(problem, code=code, **common)
+        error = ScimServerError(problem, code=code, **common)
+        error.retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return error
     if 300 <= status < 400:
         location = response.headers.get("location", "")
         where = f" to {truncate(redact(location.split('?')[0], secret), 200)}" if location else ""

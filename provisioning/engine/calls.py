@@ -1,0 +1,313 @@
+"""How the pipeline's SCIM requests travel: the pipeline yields Calls, a driver sends them.
+
+The per-object pipeline is a generator: `created = yield calls.create("Users", body)`. It never holds a
+client. A driver sends each Call and sends the answer (or throws the typed ScimError) back in:
+
+* `run_now` — one object, one request at a time (Provision on demand);
+* `Driver` — a cycle's chunk: many objects at once, up to the app's concurrency limit of requests in flight
+  on one keep-alive client, creates/updates/deletes combined into POST /Bulk when the target offers it.
+
+Both retry transient failures (429, 5xx, no answer to a request that is safe to repeat) a few times, and a
+429/503 pauses every request to the target (pacing.Pacer). A create whose answer was lost is not sent
+again here: the pipeline looks the object up first (never a duplicate).
+
+Generators advance in the driver's thread (which also owns the database connection); only the HTTP
+requests run in the pool's threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from provisioning.engine.pacing import Pacer
+from provisioning.scim.errors import ScimRateLimited, answer_lost, is_transient, wait_hint
+
+logger = logging.getLogger(__name__)
+
+MAX_TRIES = 4  # a request is sent at most this many times within one object's run
+
+
+@dataclass
+class Call:
+    """One SCIM request: a ScimClient method and its arguments."""
+
+    method: str  # "get" | "query" | "list_page" | "create" | "patch" | "delete"
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    tries: int = 0
+
+    def send(self, client):
+        return getattr(client, self.method)(*self.args, **self.kwargs)
+
+    @property
+    def writes(self):
+        return self.method in ("create", "patch", "delete")
+
+    def retryable(self, exc):
+        """Transient, and sending it again cannot apply it twice (a lost create is looked up instead)."""
+        if not is_transient(exc) or self.tries >= MAX_TRIES:
+            return False
+        return not (self.method == "create" and answer_lost(exc))
+
+    def bulk_operation(self):
+        resource = self.args[0]
+        if self.method == "create":
+            return {"method": "POST", "path": f"/{resource}", "bulkId": uuid.uuid4().hex, "data": self.args[1]}
+        path = f"/{resource}/{self.args[1]}"
+        if self.method == "patch":
+            from provisioning.scim.client import PATCH_OP
+
+            return {"method": "PATCH", "path": path, "data": {"schemas": [PATCH_OP], "Operations": list(self.args[2])}}
+        return {"method": "DELETE", "path": path}
+
+
+def get(resource, resource_id, excluded=None):
+    return Call("get", (resource, resource_id), {"excluded_attributes": excluded} if excluded else {})
+
+
+def query(resource, filter_text, excluded=None):
+    return Call("query", (resource, filter_text), {"excluded_attributes": excluded} if excluded else {})
+
+
+def create(resource, body):
+    return Call("create", (resource, body))
+
+
+def patch(resource, resource_id, operations):
+    return Call("patch", (resource, resource_id, operations))
+
+
+def delete(resource, resource_id):
+    return Call("delete", (resource, resource_id))
+
+
+def _send(client, pacer, call, stop=None):
+    call.tries += 1
+    pacer.wait(stop)
+    return call.send(client)
+
+
+def _note(pacer, call, exc):
+    if isinstance(exc, ScimRateLimited) or getattr(exc, "status", None) == 503:
+        pacer.throttle(wait_hint(exc), call.tries)
+
+
+def _backoff(call):
+    # Between tries of a failing (not throttled) request: 0.2 s, 0.4 s, 0.8 s.
+    return 0.1 * 2 ** call.tries
+
+
+def run_now(generator, client, pacer=None):
+    """Drive one pipeline generator to its end, one request at a time; returns its result.
+
+    client: a ScimClient, or a function that returns one on the first request (so that an object that
+    fails before any request never builds a client)."""
+    pacer = pacer or Pacer()
+    get_client = client if callable(client) else (lambda: client)
+    value, error = None, None
+    while True:
+        try:
+            call = generator.throw(error) if error is not None else generator.send(value)
+        except StopIteration as done:
+            return done.value
+        value, error = None, None
+        try:
+            client = get_client()
+        except Exception as exc:  # noqa: BLE001 - e.g. an unusable Tenant URL: the pipeline reports it
+            error = exc
+            continue
+        while True:
+            try:
+                value = _send(client, pacer, call)
+                break
+            except Exception as exc:  # noqa: BLE001 - typed ScimErrors and bugs alike go back into the pipeline
+                _note(pacer, call, exc)
+                if not call.retryable(exc):
+                    error = exc
+                    break
+                if not isinstance(exc, ScimRateLimited):
+                    time.sleep(_backoff(call))
+
+
+@dataclass
+class BulkPolicy:
+    """The target's /Bulk limits (ServiceProviderConfig)."""
+
+    max_operations: int
+    max_payload_size: int | None = None
+    in_flight: int = 2  # bulk requests at once; a target applies one bulk at a time anyway
+
+
+class Driver:
+    """Runs many objects' pipelines at once against one target, within its concurrency limit."""
+
+    def __init__(self, client, *, concurrency, pacer=None, bulk=None, tick=None, tick_seconds=0.5):
+        """bulk: a BulkPolicy, or a function returning one (or None) asked when the first write is sent,
+        so that a chunk with nothing to write never reads the target's ServiceProviderConfig."""
+        self.client = client
+        self.concurrency = max(1, concurrency)
+        self.pacer = pacer or Pacer()
+        self._bulk = bulk
+        self.tick = tick
+        self.tick_seconds = tick_seconds
+        self.requests = 0
+
+    @property
+    def bulk(self):
+        if callable(self._bulk):
+            self._bulk = self._bulk()
+        return self._bulk
+
+    def run(self, subjects, start, finish, should_stop=lambda: False):
+        """start(subject) → pipeline generator; finish(subject, result) once it returns.
+
+        New objects start while fewer than `room` are active, so the pool always has requests to send;
+        should_stop() is asked between objects (Stop provisioning, a lost lease)."""
+        backlog = iter(subjects)
+        exhausted = stopped = False
+        ready = deque()  # (subject, generator, value, error): answers to send into generators
+        inflight = {}  # future → [(subject, generator, call)]
+        for_bulk = []  # writes waiting to be combined into one POST /Bulk
+        retries = []  # (not before, (subject, generator, call))
+        active = 0
+        bulk_known = not callable(self._bulk)
+
+        def sizes():
+            # (operations per bulk, objects active at once): many in bulk mode, to fill the batches.
+            if not bulk_known or not self.bulk:
+                return 1, self.concurrency * 2
+            return self.bulk.max_operations, self.bulk.max_operations * (self.bulk.in_flight + 1)
+
+        batch, room = sizes()
+        next_tick = time.monotonic() + self.tick_seconds
+
+        def dispatch(entry):
+            nonlocal bulk_known, batch, room
+            if entry[2].writes and not bulk_known:
+                bulk_known = True
+                try:
+                    self.bulk  # noqa: B018 - decided now, on the first write
+                except Exception:  # noqa: BLE001 - no ServiceProviderConfig: one request per write
+                    logger.info("no bulk for this chunk: the target's ServiceProviderConfig could not be read", exc_info=True)
+                    self._bulk = None
+                batch, room = sizes()
+            if entry[2].writes and self.bulk:
+                for_bulk.append(entry)
+                if len(for_bulk) >= batch:
+                    send_bulk()
+            else:
+                submit([entry])
+
+        def submit(entries):
+            calls = [call for _, _, call in entries]
+            if len(calls) == 1:
+                future = pool.submit(self._send_one, calls[0], should_stop)
+            else:
+                future = pool.submit(self._send_bulk, calls, should_stop)
+            self.requests += 1
+            inflight[future] = entries
+
+        def send_bulk():
+            while for_bulk:
+                entries = self._bulk_batch(for_bulk, batch)
+                submit(entries)
+
+        def settle(future):
+            for entry, result in zip(inflight.pop(future), future.result(), strict=True):
+                subject, generator, call = entry
+                if isinstance(result, Exception):
+                    _note(self.pacer, call, result)
+                    if call.retryable(result):
+                        delay = 0 if isinstance(result, ScimRateLimited) else _backoff(call)
+                        retries.append((time.monotonic() + delay, entry))
+                    else:
+                        ready.append((subject, generator, None, result))
+                else:
+                    ready.append((subject, generator, result, None))
+
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="scim") as pool:
+            while True:
+                stopped = stopped or should_stop()
+                while not stopped and not exhausted and active < room:
+                    try:
+                        subject = next(backlog)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    active += 1
+                    ready.append((subject, start(subject), None, None))
+                now = time.monotonic()
+                for due in [r for r in retries if r[0] <= now]:
+                    retries.remove(due)
+                    dispatch(due[1])
+                while ready:
+                    subject, generator, value, error = ready.popleft()
+                    try:
+                        call = generator.throw(error) if error is not None else generator.send(value)
+                    except StopIteration as done:
+                        active -= 1
+                        finish(subject, done.value)
+                        continue
+                    dispatch((subject, generator, call))
+                if for_bulk and (exhausted or stopped or active >= room or not inflight):
+                    send_bulk()
+                if time.monotonic() >= next_tick:
+                    if self.tick:
+                        self.tick()
+                    next_tick = time.monotonic() + self.tick_seconds
+                if active == 0 and (exhausted or stopped):
+                    break
+                if inflight:
+                    timeout = max(0.0, next_tick - time.monotonic())
+                    if retries:
+                        timeout = min(timeout, max(0.0, min(r[0] for r in retries) - time.monotonic()))
+                    done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        settle(future)
+                elif retries:
+                    time.sleep(max(0.0, min(min(r[0] for r in retries) - time.monotonic(), self.tick_seconds)))
+        if self.tick:
+            self.tick()
+
+    def _bulk_batch(self, waiting, batch):
+        """Take up to `batch` waiting writes whose operations fit the target's maxPayloadSize."""
+        limit = self.bulk.max_payload_size
+        entries, size = [], 100
+        while waiting and len(entries) < batch:
+            operation = waiting[0][2].bulk_operation()
+            grows = len(json.dumps(operation)) + 1 if limit else 0
+            if limit and entries and size + grows > limit * 0.9:
+                break
+            entries.append(waiting.pop(0))
+            size += grows
+        return entries
+
+    def _send_one(self, call, should_stop):
+        try:
+            return [_send(self.client, self.pacer, call, should_stop)]
+        except Exception as exc:  # noqa: BLE001 - returned to the pipeline as the answer
+            return [exc]
+
+    def _send_bulk(self, batch_calls, should_stop):
+        """One POST /Bulk for these calls; each call's result or typed error, in order."""
+        operations = [call.bulk_operation() for call in batch_calls]
+        for call in batch_calls:
+            call.tries += 1
+        self.pacer.wait(should_stop)
+        try:
+            answers = self.client.bulk(operations)
+        except Exception as exc:  # noqa: BLE001 - the whole bulk failed: each operation gets its error
+            return [exc] * len(batch_calls)
+        results = []
+        for operation, answer in zip(operations, answers, strict=True):
+            try:
+                results.append(self.client.bulk_result(operation, answer))
+            except Exception as exc:  # noqa: BLE001
+                results.append(exc)
+        return results
