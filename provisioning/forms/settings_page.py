@@ -7,6 +7,8 @@ from provisioning.models import Application
 TENANT_URL_EXAMPLE = "https://app.example.com/scim/v2"
 TENANT_URL_INVALID = f"Tenant URL is not a valid URL: enter your app's SCIM base URL, e.g. {TENANT_URL_EXAMPLE}"
 MANUAL_REFUSED = "To stop provisioning, set Provisioning Status to Off"
+# Settings > Advanced: how often and how fast the engine works on this app.
+ADVANCED = ["provisioning_interval_minutes", "max_concurrent_requests", "use_bulk"]
 
 
 class ProvisioningSettingsForm(forms.ModelForm):
@@ -32,12 +34,12 @@ class ProvisioningSettingsForm(forms.ModelForm):
     # The page's order, so the error summary lists problems top to bottom.
     field_order = [
         "provisioning_mode", "tenant_url", "secret_token", "entra_compatible",
-        "notification_email", "notify_on_failure", "scope", "provisioning_status",
+        "notification_email", "notify_on_failure", "scope", "provisioning_status", *ADVANCED,
     ]
 
     class Meta:
         model = Application
-        fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope"]
+        fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope", *ADVANCED]
         error_messages = {
             "tenant_url": {
                 "invalid": TENANT_URL_INVALID,
@@ -45,6 +47,18 @@ class ProvisioningSettingsForm(forms.ModelForm):
             },
             "notification_email": {
                 "invalid": "Notification Email is not a valid email address: enter one address, e.g. oncall@contoso.com",
+            },
+            "provisioning_interval_minutes": {
+                "invalid": "Provisioning interval must be a whole number of minutes, from 5 to 1440 (24 hours).",
+                "min_value": "Provisioning interval must be at least 5 minutes: shorter would start cycles back to back.",
+                "max_value": "Provisioning interval can be at most 1440 minutes (24 hours), so that changes reach the target daily.",
+                "required": "Provisioning interval is required: enter the minutes between cycles, e.g. 40 as Entra uses.",
+            },
+            "max_concurrent_requests": {
+                "invalid": "Concurrent requests must be a whole number from 1 to 64.",
+                "min_value": "Concurrent requests must be at least 1.",
+                "max_value": "Concurrent requests can be at most 64: beyond that targets refuse or slow down, and workers gain nothing.",
+                "required": "Concurrent requests is required: 8 suits most targets.",
             },
         }
 
@@ -55,6 +69,10 @@ class ProvisioningSettingsForm(forms.ModelForm):
         self.has_saved_token = instance.has_secret_token
         kwargs.setdefault("initial", {})["provisioning_status"] = "on" if instance.provisioning_enabled else "off"
         super().__init__(*args, instance=instance, **kwargs)
+        for name in ("provisioning_interval_minutes", "max_concurrent_requests"):
+            # Left out of a post (an older form, a script): keep what is saved rather than refuse the Save.
+            self.fields[name].required = False
+            self.fields[name].widget.attrs["class"] = "input-narrow"
         self.fields["provisioning_mode"].error_messages["required"] = (
             "Provisioning Mode is required: choose Manual or Automatic."
         )
@@ -66,6 +84,14 @@ class ProvisioningSettingsForm(forms.ModelForm):
         )
 
     @property
+    def advanced_fields(self):
+        return [self[name] for name in ADVANCED]
+
+    @property
+    def advanced_errors(self):
+        return any(self[name].errors for name in ADVANCED)
+
+    @property
     def manual_locked(self):
         """Entra: once Automatic is saved there is no way back to Manual; turning provisioning Off is the way to stop."""
         return self.saved_mode == Application.Mode.AUTOMATIC
@@ -73,6 +99,14 @@ class ProvisioningSettingsForm(forms.ModelForm):
     @property
     def enable_requested(self):
         return self.cleaned_data.get("provisioning_status") == "on"
+
+    def clean_provisioning_interval_minutes(self):
+        value = self.cleaned_data.get("provisioning_interval_minutes")
+        return self.instance.provisioning_interval_minutes if value is None else value
+
+    def clean_max_concurrent_requests(self):
+        value = self.cleaned_data.get("max_concurrent_requests")
+        return self.instance.max_concurrent_requests if value is None else value
 
     def clean(self):
         cleaned = super().clean()

@@ -145,16 +145,21 @@ def run_context(app, run):
     entries = []
     for entry in run.progress:
         log = logs.get(entry.get("log_id"))
-        finished = entry.get("status") in ("success", "failure", "skipped", "warning")
-        entries.append(
-            {
-                **entry,
-                "finished": finished,
-                "log": log,
-                "result": _result(app, entry, log) if finished else "",
-                "pending": _pending(entry) if active and not finished else [],
-            }
+        # The steps live in the log entry, which the run writes as each step completes.
+        shown = {
+            **entry,
+            "steps": log.steps if log else [],
+            "status": log.status if log else "running",
+            "action": log.action if log else None,
+        }
+        finished = shown["status"] in ("success", "failure", "skipped", "warning")
+        shown.update(
+            finished=finished,
+            log=log,
+            result=_result(app, shown, log) if finished else "",
+            pending=_pending(shown) if active and not finished else [],
         )
+        entries.append(shown)
     waited = int((timezone.now() - run.created_at).total_seconds())
     return {
         "app": app,
