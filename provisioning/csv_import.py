@@ -59,6 +59,13 @@ def upn_problem(value: str) -> str | None:
     return None
 
 
+def mail_problem(mail: str) -> str | None:
+    """Why mail is not an email address, or None when it is."""
+    if "@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@"):
+        return f"mail '{mail}' is not an email address: expected name@domain"
+    return None
+
+
 def parse_bool(value: str) -> bool | None:
     word = value.strip().lower()
     if word in TRUE_WORDS:
@@ -209,8 +216,8 @@ def _check_row(row: _Row):
         row.errors.append(f"userPrincipalName '{upn}' is not a valid UPN: {problem}")
     if "accountEnabled" in row.values and parse_bool(row.values["accountEnabled"]) is None:
         row.errors.append(f"accountEnabled '{row.values['accountEnabled']}' is not a boolean: use true or false (or yes/no, 1/0)")
-    if (mail := row.values.get("mail")) and ("@" not in mail or " " in mail or mail.startswith("@") or mail.endswith("@")):
-        row.errors.append(f"mail '{mail}' is not an email address: expected name@domain")
+    if (mail := row.values.get("mail")) and (problem := mail_problem(mail)):
+        row.errors.append(problem)
     for column, field_name in COLUMNS.items():
         value = row.values.get(column)
         max_length = DirectoryUser._meta.get_field(field_name).max_length if column not in ("manager", "accountEnabled") else None
