@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,8 @@ def main():
         env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/15"
     # Test runs keep their files (filesystem broker, secret key) apart from `make run`'s var/.
     env.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="portal-test-"))
+    # Queues of this run's own: another run (or `make run`) on the same broker must not take its tasks.
+    env.setdefault("PORTAL_QUEUE_PREFIX", f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}-")
     print(f"database: {env.get('DATABASE_URL', 'sqlite (embedded)')}; broker: {env.get('CELERY_BROKER_URL', 'filesystem (embedded)')}", flush=True)
     ensure_chromium()
     result = subprocess.run([sys.executable, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)

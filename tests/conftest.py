@@ -1,8 +1,5 @@
 """Fixtures for real services: the database (pytest-django), a SCIM server, a Celery worker."""
 
-import os
-import uuid
-
 import pytest
 from celery.signals import task_postrun
 from django.db import connections
@@ -10,11 +7,6 @@ from django.test import Client
 
 from tests import factories
 from tests.servers import start_scim_server
-
-from portal.celery import app as celery_app
-
-# A queue of this test run's own: another run (or `make run`) on the same broker must not take its tasks.
-celery_app.conf.task_default_queue = f"portal-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,10 @@
 """factory-boy factories, one per model."""
 
+import datetime
+
 import factory
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from provisioning import models
 from provisioning.roles import ADMINISTRATORS, HELPDESK
@@ -152,9 +155,9 @@ class OnDemandRunFactory(factory.django.DjangoModelFactory):
     application = factory.SubFactory(ApplicationFactory)
 
 
-class TargetAnchorFactory(factory.django.DjangoModelFactory):
+class ExportStateFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = models.TargetAnchor
+        model = models.ExportState
 
     application = factory.SubFactory(ApplicationFactory)
     object_type = "user"
@@ -167,7 +170,7 @@ class ProvisioningLogFactory(factory.django.DjangoModelFactory):
         model = models.ProvisioningLog
 
     application = factory.SubFactory(ApplicationFactory)
-    created_at = factory.Faker("date_time_this_month", tzinfo=__import__("datetime").timezone.utc)
+    created_at = factory.Faker("date_time_this_month", tzinfo=datetime.timezone.utc)
     initiated_by = models.ProvisioningLog.InitiatedBy.CYCLE
     object_type = "user"
     source_id = factory.Faker("uuid4")
@@ -175,3 +178,60 @@ class ProvisioningLogFactory(factory.django.DjangoModelFactory):
     source_upn = factory.Faker("email")
     action = models.ProvisioningLog.Action.CREATE
     status = models.ProvisioningLog.Status.SUCCESS
+
+
+class CycleChunkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.CycleChunk
+
+    cycle = factory.SubFactory(ProvisioningCycleFactory)
+    phase = models.ProvisioningCycle.Phase.USERS
+    step = 0
+    object_ids = factory.LazyFunction(list)
+    total = 0
+
+
+class PendingRemovalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.PendingRemoval
+
+    cycle = factory.SubFactory(ProvisioningCycleFactory)
+    object_type = "user"
+    source_id = factory.Faker("uuid4")
+    removal = models.PendingRemoval.Removal.DISABLE
+    reason = "the user is not assigned to the application"
+
+
+class EscrowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Escrow
+
+    application = factory.SubFactory(ApplicationFactory)
+    object_type = "user"
+    source_id = factory.Faker("uuid4")
+    error_code = "InternalServerError"
+    error_description = "Failed to create User: returned 500"
+    first_failed_at = factory.LazyFunction(timezone.now)
+    last_failed_at = factory.LazyAttribute(lambda o: o.first_failed_at)
+    next_retry_at = factory.LazyAttribute(lambda o: o.first_failed_at)
+
+
+class DeletedDirectoryObjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DeletedDirectoryObject
+
+    object_type = "user"
+    object_id = factory.Faker("uuid4")
+    display_name = factory.Faker("name")
+    deleted_at = factory.LazyFunction(timezone.now)
+
+
+class ListedTargetObjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ListedTargetObject
+
+    cycle = factory.SubFactory(ProvisioningCycleFactory)
+    object_type = "user"
+    match_key = factory.Sequence(lambda n: f"username:user{n}@contoso.example")
+    target_id = factory.Faker("hexify", text="^" * 32)
+    resource = factory.LazyAttribute(lambda o: {"id": o.target_id, "userName": o.match_key.split(":", 1)[1]})

@@ -1,7 +1,6 @@
 """Real servers for the tests, bound to 127.0.0.1, stopped by the fixtures that start them."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,14 +30,14 @@ def wait_for_port(port, timeout=15.0, process=None):
     raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
-def scim2_server_command():
-    exe = Path(sys.executable).with_name("scim2-server")
-    return [str(exe)] if exe.exists() else [shutil.which("scim2-server") or "scim2-server"]
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_SCRIPT = ROOT / "scripts" / "scim_target.py"
 
 
 @dataclass
 class ScimServer:
-    """One scim2-server process; each test gets its own tenant, so tests do not see each other's data."""
+    """One scim2-server process (scripts/scim_target.py: HTTP/1.1 keep-alive); each test gets its own
+    tenant, so tests do not see each other's data, and can count the requests its tenant received."""
 
     port: int
     token: str
@@ -46,6 +45,17 @@ class ScimServer:
 
     def tenant_url(self, tenant=None):
         return f"http://127.0.0.1:{self.port}/{tenant or uuid.uuid4().hex}/v2"
+
+    def stats(self, tenant_url):
+        """{"requests": n, "by": {"POST /Users": n, ...}} that this tenant received since the last reset."""
+        return httpx.get(self._stats_url(tenant_url), timeout=5).json()
+
+    def reset_stats(self, tenant_url):
+        httpx.delete(self._stats_url(tenant_url), timeout=5).raise_for_status()
+
+    def _stats_url(self, tenant_url):
+        tenant = tenant_url.split(f":{self.port}/", 1)[1].split("/", 1)[0]
+        return f"http://127.0.0.1:{self.port}/_stats/{tenant}"
 
     def stop(self):
         if self.process.poll() is None:
@@ -59,8 +69,7 @@ class ScimServer:
 def start_scim_server(token="test-token", extra_args=()):
     port = free_port()
     process = subprocess.Popen(
-        [*scim2_server_command(), "--hostname", "127.0.0.1", "--port", str(port), "--bearer-token", token,
-         "--dynamic-tenants", *extra_args],
+        [sys.executable, str(TARGET_SCRIPT), "--port", str(port), "--token", token, *extra_args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -144,3 +144,182 @@ def test_exit_codes_of_the_real_command(tmp_path):
     failed = manage("import_users", str(bad), "--skip-checks")
     assert failed.returncode == 1
     assert "row 2: manager 'x@y.example' not found in the file or the directory" in failed.stderr
+
+
+# ------------------------------------------------------------------------- import_directory and create_app
+
+import json  # noqa: E402  (this part of the module was appended; its imports stay with it)
+import uuid  # noqa: E402
+
+from provisioning.models import Application, Assignment, DirectoryGroup  # noqa: E402
+from tests.factories import ApplicationFactory, DirectoryUserFactory  # noqa: E402
+
+ZOE, LEAD, TEAM = (uuid.UUID(f"{n}" * 8 + "-0000-4000-8000-" + f"{n}" * 12) for n in (5, 6, 7))
+
+
+def directory_file(tmp_path, users=None, groups=None):
+    document = {key: value for key, value in (("users", users), ("groups", groups)) if value is not None}
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.django_db
+class TestImportDirectoryCommand:
+    def test_success(self, tmp_path, capsys):
+        path = directory_file(tmp_path, users=[
+            {"objectId": str(ZOE), "userPrincipalName": "zoe@contoso.example", "manager": str(LEAD)},
+            {"objectId": str(LEAD), "userPrincipalName": "lead@contoso.example"},
+        ], groups=[{"objectId": str(TEAM), "displayName": "Team", "members": [str(ZOE), str(LEAD)]}])
+        call_command("import_directory", str(path))
+        assert capsys.readouterr().out.strip() == (
+            "users: 2 created, 0 updated, 0 unchanged, 0 failed; groups: 1 created, 0 updated, 0 unchanged, 0 failed; "
+            "pruned: 0 users, 0 groups.")
+        assert DirectoryUser.objects.get(object_id=ZOE).manager.object_id == LEAD
+        assert DirectoryGroup.objects.get(object_id=TEAM).members.count() == 2
+
+    def test_failed_entries_exit_1_and_are_printed(self, tmp_path, capsys):
+        path = directory_file(tmp_path, users=[
+            {"objectId": str(ZOE), "userPrincipalName": "zoe@contoso.example"},
+            {"objectId": str(LEAD), "userPrincipalName": "lead@"},
+        ], groups=[{"objectId": str(TEAM), "displayName": "Team", "members": [str(uuid.UUID(int=1))]}])
+        with pytest.raises(CommandError, match=r"2 row\(s\) were not imported") as raised:
+            call_command("import_directory", str(path))
+        assert raised.value.returncode == 1
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [
+            f"users[1] (objectId {LEAD}): userPrincipalName 'lead@' is not a valid UPN: expected name@domain",
+            f"groups[0] (objectId {TEAM}): member 00000000-0000-0000-0000-000000000001 is not a user in the file or the directory",
+        ]
+        assert "users: 1 created, 0 updated, 0 unchanged, 1 failed; groups: 0 created, 0 updated, 0 unchanged, 1 failed" in captured.out
+        assert DirectoryUser.objects.count() == 1
+
+    def test_prune_and_dry_run(self, tmp_path, capsys):
+        DirectoryUserFactory(object_id=LEAD)
+        path = directory_file(tmp_path, users=[{"objectId": str(ZOE), "userPrincipalName": "zoe@contoso.example"}])
+        call_command("import_directory", str(path), "--prune", "--dry-run")
+        assert "would be pruned: 1 users, 0 groups (dry run: nothing was written)." in capsys.readouterr().out
+        assert list(DirectoryUser.objects.values_list("object_id", "deleted_at")) == [(LEAD, None)]
+
+        call_command("import_directory", str(path), "--prune")
+        assert capsys.readouterr().out.strip().endswith("pruned: 1 users, 0 groups.")
+        assert DirectoryUser.objects.get(object_id=LEAD).deleted_at is not None
+
+    def test_a_csv_file_is_reported_as_import_users_does(self, tmp_path, capsys):
+        path = tmp_path / "users.csv"
+        path.write_text("userPrincipalName,displayName\nzoe@contoso.example,Zoë Müller\n", encoding="utf-8")
+        call_command("import_directory", str(path))
+        assert capsys.readouterr().out.strip() == "1 created, 0 updated, 0 unchanged, 0 failed."
+
+    def test_invalid_json_imports_nothing_and_says_where(self, tmp_path, capsys):
+        path = tmp_path / "directory.json"
+        path.write_text('{"users": [\n  {"userPrincipalName": "zoe@contoso.example"}\n  {"userPrincipalName": "x@contoso.example"}\n]}')
+        with pytest.raises(CommandError, match="nothing was imported") as raised:
+            call_command("import_directory", str(path))
+        assert raised.value.returncode == 1
+        assert "The file is not valid JSON: Expecting ',' delimiter at line 3, column 3." in capsys.readouterr().err
+
+    def test_standard_input(self, monkeypatch, capsys):
+        data = json.dumps({"users": [{"userPrincipalName": "zoe@contoso.example"}]}).encode()
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+        call_command("import_directory", "-")
+        assert capsys.readouterr().out.startswith("users: 1 created")
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(CommandError, match="no such file"):
+            call_command("import_directory", str(tmp_path / "nope.json"))
+        with pytest.raises(CommandError, match="is a folder"):
+            call_command("import_directory", str(tmp_path))
+
+
+TOKEN = "s3cr3t-T0ken_value.0123456789"
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")  # as `echo $TOKEN > token` writes it
+    return path
+
+
+def create_app(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_app", *args, stdout=out, stderr=err)
+    assert TOKEN not in out.getvalue() + err.getvalue()
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+class TestCreateAppCommand:
+    def test_creates_an_app_ready_to_provision(self, token_file):
+        out = create_app("Slack", "--tenant-url", "https://scim.example.com/scim/v2", "--token-file", str(token_file))
+
+        app = Application.objects.get()
+        assert out.splitlines()[0] == f"Created application {app.pk}: Slack"
+        assert (app.name, app.provisioning_mode, app.tenant_url, app.scope, app.entra_compatible) == (
+            "Slack", Application.Mode.AUTOMATIC, "https://scim.example.com/scim/v2", Application.Scope.ASSIGNED, False)
+        assert app.get_secret_token() == TOKEN  # the file's newline is not part of it
+        assert TOKEN not in app.secret_token_encrypted
+        assert (app.job_status, app.provisioning_enabled) == (Application.JobStatus.NOT_RUN, False)
+        assert sorted(app.object_mappings.values_list("object_type", flat=True)) == ["group", "user"]
+        assert not Assignment.objects.exists()
+
+    def test_scope_all_entra_compatible_and_the_token_from_standard_input(self, monkeypatch):
+        monkeypatch.setattr("sys.stdin", io.StringIO(TOKEN + "\r\n"))
+        create_app("Workday", "--tenant-url", "https://hr.example.com/scim", "--token-file", "-", "--scope", "all", "--entra-compatible")
+        app = Application.objects.get()
+        assert (app.scope, app.entra_compatible, app.get_secret_token()) == (Application.Scope.ALL, True, TOKEN)
+
+    def test_assign_all(self, token_file):
+        users = DirectoryUserFactory.create_batch(3)
+        out = create_app("Slack", "--tenant-url", "https://scim.example.com/scim/v2", "--token-file", str(token_file), "--assign-all")
+        assert "3 users assigned" in out
+        app = Application.objects.get()
+        assert sorted(app.assignments.values_list("user_id", flat=True)) == sorted(u.pk for u in users)
+
+    @pytest.mark.parametrize(("url", "message"), [
+        ("scim.example.com/scim/v2", "The Tenant URL has no scheme: it must start with https://, for example https://scim.example.com/scim/v2."),
+        ("https://scim.example.com/scim?aadOptscim062020", "The Tenant URL contains a query string"),
+        ("ftp://scim.example.com/", "The Tenant URL must start with https:// (or http://), not ftp://."),
+    ])
+    def test_refuses_a_bad_tenant_url(self, token_file, url, message):
+        with pytest.raises(CommandError) as raised:
+            create_app("Slack", "--tenant-url", url, "--token-file", str(token_file))
+        assert message in str(raised.value) and TOKEN not in str(raised.value)
+        assert not Application.objects.exists()
+
+    @pytest.mark.parametrize(("content", "message"), [
+        (None, "no such file. Write the target's bearer token into a file and give its path."),
+        ("\n", "is empty: write the target's bearer token into it (one line)."),
+        (f"Bearer {TOKEN}\n", "The Secret Token starts with 'Bearer '. Paste only the token: the portal adds 'Bearer ' itself."),
+        (f"{TOKEN}\nsecond line\n", "The Secret Token contains spaces or line breaks; a bearer token never does."),
+    ])
+    def test_refuses_a_missing_or_bad_token(self, tmp_path, content, message):
+        path = tmp_path / "token"
+        if content is not None:
+            path.write_text(content)
+        with pytest.raises(CommandError) as raised:
+            create_app("Slack", "--tenant-url", "https://scim.example.com/scim/v2", "--token-file", str(path))
+        assert message in str(raised.value) and TOKEN not in str(raised.value)
+        assert not Application.objects.exists()
+
+    def test_refuses_an_existing_name(self, token_file):
+        existing = ApplicationFactory(name="Slack")
+        with pytest.raises(CommandError) as raised:
+            create_app("slack", "--tenant-url", "https://scim.example.com/scim/v2", "--token-file", str(token_file))
+        assert str(raised.value) == (f"An application named 'Slack' already exists (id {existing.pk}): choose another name, "
+                                     "or change that application in the portal.")
+        assert Application.objects.count() == 1
+
+    def test_the_token_is_never_an_argument_and_never_echoed(self, token_file):
+        url = "https://scim.example.com/scim/v2"
+        with pytest.raises(CommandError) as raised:  # not taken for an abbreviation of --token-file
+            call_command("create_app", "Slack", "--tenant-url", url, "--token", TOKEN)
+        assert str(raised.value) == "Error: the following arguments are required: --token-file"
+        for extra in (["--token", TOKEN], [f"--token={TOKEN}"], [TOKEN]):
+            with pytest.raises(CommandError) as raised:
+                call_command("create_app", "Slack", "--tenant-url", url, "--token-file", str(token_file), *extra)
+            assert str(raised.value).startswith("Error: unrecognized arguments: ")
+            assert str(raised.value).endswith("The Secret Token is read from --token-file only.")
+            assert TOKEN not in str(raised.value)
+        assert not Application.objects.exists()

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from provisioning.engine.context import INITIATED_BY, RunContext
-from provisioning.engine.groups import provision_group
+from provisioning.engine.pipeline import provision_group
 from provisioning.engine.pipeline import provision_user
 from provisioning.models import AttributeMapping, ObjectMapping
 from tests import factories
@@ -65,6 +65,7 @@ def test_group_is_created_with_its_provisioned_members(scim_app, scim_server, te
     assert member_ids(resource) == sorted(entry.target_id for entry in user_logs)
     members = next(s for s in log.steps[-1]["sections"] if s["title"] == "Members")
     assert [users[3].display_name, "left out: not provisioned to this app"] in members["rows"]
+    assert [users[0].display_name, "added"] in members["rows"]
     assert {"name": "members", "old": "0 members", "new": "3 members (+3, −0)"} in log.modified_properties
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from provisioning.engine.errors import ObjectFailure
 from provisioning.engine.mapping import evaluate_mappings, lookup
-from provisioning.models import AttributeMapping, TargetAnchor
+from provisioning.models import AttributeMapping, ExportState
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_manager_resolves_to_the_managers_target_id_or_is_left_out_with_a_note(u
     assert path not in before.values
     assert "not provisioned yet" in next(a.note for a in before.attributes if a.target == path)
 
-    TargetAnchor.objects.create(application=app, object_type="user", source_id=boss.object_id, target_id="boss-id")
+    ExportState.objects.create(application=app, object_type="user", source_id=boss.object_id, target_id="boss-id")
     assert evaluate_mappings(app, user_mapping, attributes, creating=True).values[path] == "boss-id"
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from provisioning.engine.context import INITIATED_BY, RunContext
 from provisioning.engine.pipeline import matching_filter, provision_user
-from provisioning.models import AttributeMapping, ProvisioningLog, TargetAnchor
+from provisioning.models import AttributeMapping, ProvisioningLog, ExportState
 from provisioning.scim.connection import ConnectionResult
 from tests import factories
 
@@ -57,7 +57,7 @@ def test_create_sends_the_mapped_attributes_and_records_four_steps(scim_app, sci
     assert created["title"] == "Engineer"
     assert created[ENTERPRISE]["department"] == "Engineering"
     assert log.target_id == created["id"]
-    assert TargetAnchor.objects.get(application=scim_app, source_id=jane.object_id).target_id == created["id"]
+    assert ExportState.objects.get(application=scim_app, source_id=jane.object_id).target_id == created["id"]
     assert {"name": "userName", "old": None, "new": "jane@contoso.example"} in log.modified_properties
 
 
@@ -97,7 +97,7 @@ def test_an_unassigned_user_is_disabled_then_skipped(scim_app, scim_server, jane
 
     again = run(scim_app, jane)
     assert (again.action, again.status) == ("other", "skipped")  # disabled once, then no longer managed (as Entra)
-    assert TargetAnchor.objects.get(source_id=jane.object_id).disabled
+    assert ExportState.objects.get(source_id=jane.object_id).disabled
 
 
 def test_reassigned_user_is_enabled_again(scim_app, scim_server, jane):
@@ -170,7 +170,7 @@ def test_existing_target_user_is_matched_not_duplicated(scim_app, scim_server, j
 
 
 def test_stale_anchor_is_rematched(scim_app, scim_server, jane):
-    TargetAnchor.objects.create(application=scim_app, object_type="user", source_id=jane.object_id, target_id="gone")
+    ExportState.objects.create(application=scim_app, object_type="user", source_id=jane.object_id, target_id="gone")
     log = run(scim_app, jane)
     assert (log.action, log.status) == ("create", "success")
     assert "no longer exists" in log.steps[2]["description"]
@@ -293,7 +293,7 @@ def test_out_of_scope_user_whose_target_was_deleted_is_skipped(scim_app, scim_se
 
     assert (log.action, log.status) == ("other", "skipped")
     assert "no longer exists" in log.error_description
-    assert not TargetAnchor.objects.filter(source_id=jane.object_id).exists()
+    assert not ExportState.objects.filter(source_id=jane.object_id).exists()
 
 
 @pytest.mark.parametrize("action", ["action_create", "action_update"])

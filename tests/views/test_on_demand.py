@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from provisioning import tasks
-from provisioning.models import Application, OnDemandRun
+from provisioning.models import Application, OnDemandRun, ProvisioningLog
 from provisioning.roles import ADMINISTRATORS
 from tests import factories
 
@@ -242,7 +242,23 @@ def test_unconfigured_app_shows_the_engines_message(admin_client, enqueued):
 
 
 def make_run(app, *, state=OnDemandRun.State.QUEUED, progress=(), seconds_ago=0, **kwargs):
-    run = factories.OnDemandRunFactory(application=app, state=state, progress=list(progress), **kwargs)
+    """A run whose subjects' steps live in their log entries, as the engine writes them."""
+    run = factories.OnDemandRunFactory(application=app, state=state, progress=[], **kwargs)
+    entries = []
+    for entry in progress:
+        subject = entry["subject"]
+        fields = {"steps": entry.get("steps", []), "status": entry.get("status") or "running", "action": entry.get("action") or "other"}
+        if entry.get("log_id"):
+            ProvisioningLog.objects.filter(pk=entry["log_id"]).update(on_demand_run=run, **fields)
+            log_id = entry["log_id"]
+        else:
+            log_id = factories.ProvisioningLogFactory(
+                application=app, on_demand_run=run, initiated_by="on_demand", object_type=subject.get("kind", "user"),
+                source_id=subject["source_id"], source_display_name=subject["display_name"], source_upn=subject["upn"], **fields,
+            ).pk
+        entries.append({"subject": subject, "log_id": log_id})
+    OnDemandRun.objects.filter(pk=run.pk).update(progress=entries)
+    run.refresh_from_db()
     if seconds_ago:
         OnDemandRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timezone.timedelta(seconds=seconds_ago))
         run.refresh_from_db()

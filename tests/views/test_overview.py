@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from provisioning import tasks
 from provisioning.models import Application, ProvisioningCycle
-from tests.factories import ApplicationFactory, ProvisioningCycleFactory, ProvisioningLogFactory, TargetAnchorFactory
+from tests.factories import ApplicationFactory, CycleChunkFactory, ExportStateFactory, ProvisioningCycleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,14 +133,20 @@ def test_no_cycle_yet(admin_client, app):
 
 
 def test_running_cycle_polls_and_shows_progress(admin_client, app):
-    cycle = ProvisioningCycleFactory(
-        application=app, state=ProvisioningCycle.State.RUNNING, total_units=10, completed_units=4, started_at=timezone.now()
-    )
+    now = timezone.now()
+    cycle = ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.RUNNING, phase="groups",
+                                     started_at=now - timezone.timedelta(seconds=10), heartbeat_at=now)
+    CycleChunkFactory(cycle=cycle, phase="users", total=30, done=30, state="done", counts={"create": {"success": 30}})
+    CycleChunkFactory(cycle=cycle, phase="groups", step=1000, total=10, done=10, state="done")
+    CycleChunkFactory(cycle=cycle, phase="groups", step=1000, total=10, done=0)
     response = admin_client.get(url("overview_status", app), **HX)
     text = response.text
     assert "<html" not in text
     assert f'hx-get="{url("overview_status", app)}" hx-trigger="every 1s"' in text
-    assert "40% complete" in text
+    assert "80% complete" in text
+    # Objects, not pages: done / planned per phase, the current phase, the rate and what is left.
+    assert "Initial cycle running: 80% complete (40 of 50 objects); groups: 10 of 20 groups; 4 objects/s, about 2 s left." in text
+    assert '<tr class="ov-phase-current" aria-current="step"><td>Groups</td><td class="num">10</td><td class="num">20</td></tr>' in text
     assert "Initial cycle" in text
     assert str(cycle.cycle_id) in text
     # the command bar rides along so Start is disabled while the cycle runs
@@ -150,26 +156,58 @@ def test_running_cycle_polls_and_shows_progress(admin_client, app):
 
 def test_completed_cycle_stops_polling(admin_client, app):
     now = timezone.now()
-    ProvisioningCycleFactory(
+    cycle = ProvisioningCycleFactory(
         application=app,
         state=ProvisioningCycle.State.COMPLETED,
-        total_units=3,
-        completed_units=3,
         started_at=now - timezone.timedelta(seconds=12),
         finished_at=now,
     )
+    CycleChunkFactory(cycle=cycle, total=3, done=3, state="done", counts={"create": {"success": 3}})
     text = admin_client.get(url("overview_status", app), **HX).text
     assert "every 1s" not in text
-    assert "Initial cycle completed." in text
+    assert "Initial cycle completed in 12 s: 3 objects processed." in text
     assert "100% complete" in text
     assert "12 seconds" in text
 
 
+def test_incremental_cycle_with_no_changes_says_so(admin_client, app):
+    since = timezone.now() - timezone.timedelta(hours=1)
+    ProvisioningCycleFactory(application=app, kind="incremental", state=ProvisioningCycle.State.COMPLETED,
+                             watermark_from=since, started_at=timezone.now(), finished_at=timezone.now())
+    text = admin_client.get(url("overview", app)).text
+    shown = timezone.localtime(since).strftime("%-m/%-d/%Y, %-I:%M:%S %p")
+    assert f"Incremental cycle completed: no changes since {shown}." in text
+
+
+def test_unchanged_objects_are_counted_not_logged(admin_client, app):
+    cycle = ProvisioningCycleFactory(application=app, kind="incremental", state=ProvisioningCycle.State.COMPLETED,
+                                     started_at=timezone.now(), finished_at=timezone.now())
+    CycleChunkFactory(cycle=cycle, total=4, done=4, state="done", counts={"update": {"success": 1}, "unchanged": {"skipped": 3}})
+    text = admin_client.get(url("overview", app)).text
+    assert "1 object processed, 3 unchanged (not logged)" in text
+    assert "3 objects checked and found unchanged: no request sent" in text
+
+
+def test_a_cycle_whose_workers_died_shows_as_interrupted(admin_client, app, settings):
+    settings.PROVISIONING_LEASE_SECONDS = 30
+    ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.RUNNING, phase="users",
+                             started_at=timezone.now() - timezone.timedelta(minutes=5),
+                             heartbeat_at=timezone.now() - timezone.timedelta(minutes=2))
+    text = admin_client.get(url("overview", app)).text
+    assert "Initial cycle interrupted: no worker has reported for more than 30 seconds" in text
+    assert "It resumes where it stopped" in text and "celery -A portal worker" in text
+
+
+def test_a_stopping_cycle_says_how_soon(admin_client, app):
+    ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.RUNNING, phase="users", stop_requested=True,
+                             started_at=timezone.now(), heartbeat_at=timezone.now())
+    text = admin_client.get(url("overview", app)).text
+    assert "stopping: the objects in flight finish and are recorded, then it stops (within seconds)" in text
+
+
 def test_counts_link_to_the_filtered_logs(admin_client, app):
     cycle = ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.COMPLETED, finished_at=timezone.now())
-    for _ in range(3):
-        ProvisioningLogFactory(application=app, cycle=cycle, action="create", status="success")
-    ProvisioningLogFactory(application=app, cycle=cycle, action="update", status="failure")
+    CycleChunkFactory(cycle=cycle, total=4, done=4, state="done", counts={"create": {"success": 3}, "update": {"failure": 1}})
     text = admin_client.get(url("overview", app)).text
     logs = url("logs", app)
     assert f'{logs}?cycle={cycle.cycle_id}&amp;action=create&amp;status=success" title="View the 3 log entries">3</a>' in text
@@ -179,15 +217,15 @@ def test_counts_link_to_the_filtered_logs(admin_client, app):
 
 def test_warning_column_appears_when_there_are_warnings(admin_client, app):
     cycle = ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.COMPLETED, finished_at=timezone.now())
-    ProvisioningLogFactory(application=app, cycle=cycle, action="update", status="warning")
+    CycleChunkFactory(cycle=cycle, total=1, done=1, state="done", counts={"update": {"warning": 1}})
     text = admin_client.get(url("overview", app)).text
     assert '<th class="num">Warning</th>' in text
 
 
 def test_statistics_and_technical_information(admin_client, app):
-    TargetAnchorFactory(application=app, object_type="user")
-    TargetAnchorFactory(application=app, object_type="user")
-    TargetAnchorFactory(application=app, object_type="group")
+    ExportStateFactory(application=app, object_type="user")
+    ExportStateFactory(application=app, object_type="user")
+    ExportStateFactory(application=app, object_type="group")
     text = admin_client.get(url("overview", app)).text
     assert "<strong>2</strong><span class=\"muted\">Users</span>" in text
     assert "<strong>1</strong><span class=\"muted\">Groups</span>" in text

@@ -19,7 +19,7 @@ def grow(app, n):
         factories.AssignmentFactory(application=app, user=None, group=group)
         factories.ProvisioningLogFactory(application=app, cycle=cycle, source_display_name=user.display_name)
         factories.ProvisioningLogFactory(application=app, cycle=cycle, status="failure", action="update")
-        factories.TargetAnchorFactory(application=app, source_id=user.object_id)
+        factories.ExportStateFactory(application=app, source_id=user.object_id)
     factories.ApplicationFactory.create_batch(n // 3)
     return cycle
 
