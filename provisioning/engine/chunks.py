@@ -10,13 +10,15 @@ may have been sent by the dead worker is looked up before it is created (context
 
 import logging
 import math
-import socket
 import os
+import socket
+import threading
+import time
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -123,6 +125,21 @@ def load_sources(chunk, skip):
     return result
 
 
+def levels(chunk, objects):
+    """The chunk's objects in the order they must run: one list, or one per manager level it holds."""
+    if not chunk.level_sizes:
+        return [objects]
+    level_of, position = {}, 0
+    for number, size in enumerate(chunk.level_sizes):
+        for pk in chunk.object_ids[position:position + size]:
+            level_of[pk] = number
+        position += size
+    grouped = [[] for _ in chunk.level_sizes]
+    for subject in objects:
+        grouped[level_of.get(subject.pk, len(grouped) - 1)].append(subject)
+    return [group for group in grouped if group]
+
+
 def bulk_policy(ctx):
     if not ctx.application.use_bulk:
         return None
@@ -131,6 +148,87 @@ def bulk_policy(ctx):
         return None
     return BulkPolicy(max_operations=max(1, min(features.bulk_max_operations, settings.PROVISIONING_BULK_OPERATIONS)),
                       max_payload_size=features.bulk_max_payload_size)
+
+
+class Recorder(threading.Thread):
+    """Writes a chunk's finished objects from a thread (and database connection) of its own, every half
+    second, while the driver goes on sending requests; renews the lease and reads Stop with each write.
+
+    A caller already inside a transaction (a test, a management command wrapping the cycle) must see the
+    writes in it, and another connection would wait for that transaction's locks forever: then the
+    driver's tick writes instead (`threaded` False)."""
+
+    def __init__(self, ctx, chunk, pacer, done_ids, counts, interval=None):
+        super().__init__(name=f"chunk-{chunk.pk}-recorder", daemon=True)
+        self.ctx, self.chunk, self.pacer = ctx, chunk, pacer
+        self.done_ids, self.counts = done_ids, counts
+        self.interval = interval or settings.PROVISIONING_RECORD_SECONDS
+        self.stop_requested = self.lost = False
+        self.error = None
+        self.threaded = not connections["default"].in_atomic_block
+        self._finish = threading.Event()
+
+    def begin(self):
+        if self.threaded:
+            self.start()
+
+    def tick(self):
+        """The driver's tick: writes here when not on a thread of its own."""
+        if not self.threaded and not self.lost and self.error is None:
+            self.write()
+
+    def run(self):
+        try:
+            while not self._finish.wait(self.interval):
+                self.write()
+                if self.lost or self.error:
+                    return
+            self.write()
+        finally:
+            connections.close_all()  # this thread's connections (a thread of its own: see __init__)
+
+    def finish(self):
+        if self.threaded:
+            self._finish.set()
+            self.join()
+        else:
+            self.tick()
+        if self.error is not None:
+            raise self.error
+
+    def write(self):
+        try:
+            self.ctx.write(self.ctx.take(), also=self._progress)
+        except LeaseLost:
+            logger.warning("cycle %s: lost the lease of chunk %s; another worker continues it", self.chunk.cycle.cycle_id, self.chunk.pk)
+            self.lost = True
+            return
+        except Exception as exc:  # noqa: BLE001 - the driver stops and the task fails; the lease expires
+            logger.exception("cycle %s: recording chunk %s failed", self.chunk.cycle.cycle_id, self.chunk.pk)
+            self.error = exc
+            return
+        self.pacer.sync()
+        if ProvisioningCycle.objects.filter(pk=self.chunk.cycle_id, stop_requested=True).exists():
+            self.stop_requested = True
+
+    def _progress(self, outcomes):
+        """Inside the write's transaction: the chunk's done list and counts, and the lease renewed."""
+        for outcome in outcomes:
+            self.done_ids.add(getattr(outcome.source, "chunk_key", outcome.source.pk))
+            if outcome.status == DEFERRED:
+                continue
+            if outcome.log is None:
+                unchanged = self.counts.setdefault("unchanged", {})
+                unchanged["skipped"] = unchanged.get("skipped", 0) + 1
+                continue
+            by_status = self.counts.setdefault(outcome.action, {})
+            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
+        now = timezone.now()
+        kept = CycleChunk.objects.filter(pk=self.chunk.pk, lease_token=self.chunk.lease_token, state=CycleChunk.State.RUNNING).update(
+            done_ids=sorted(self.done_ids), done=len(self.done_ids), counts=self.counts, lease_expires_at=now + lease())
+        if not kept:
+            raise LeaseLost()
+        ProvisioningCycle.objects.filter(pk=self.chunk.cycle_id).update(heartbeat_at=now)
 
 
 def run_chunk(chunk):
@@ -149,53 +247,33 @@ def run_chunk(chunk):
         lease_token=chunk.lease_token,
     )
     done_ids = set(chunk.done_ids)
-    counts = {k: dict(v) for k, v in (chunk.counts or {}).items()}
+    started = time.monotonic()
     objects = load_sources(chunk, done_ids)
     ctx.prepare(objects)
+    prepared = time.monotonic()
     pacer = Pacer(app.pk)
-    status = {"stop": False, "lost": False}
-
-    def record_progress(outcomes):
-        for outcome in outcomes:
-            key = getattr(outcome.source, "chunk_key", outcome.source.pk)
-            done_ids.add(key)
-            if outcome.status == DEFERRED:
-                continue
-            if outcome.log is None:
-                counts["unchanged"] = {"skipped": counts.get("unchanged", {}).get("skipped", 0) + 1}
-                continue
-            by_status = counts.setdefault(outcome.action, {})
-            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
-        now = timezone.now()
-        kept = CycleChunk.objects.filter(pk=chunk.pk, lease_token=chunk.lease_token, state=CycleChunk.State.RUNNING).update(
-            done_ids=sorted(done_ids), done=len(done_ids), counts=counts, lease_expires_at=now + lease())
-        if not kept:
-            raise LeaseLost()
-        ProvisioningCycle.objects.filter(pk=cycle.pk).update(heartbeat_at=now)
-
-    def tick():
-        if status["lost"]:
-            return
-        try:
-            ctx.flush(also=record_progress)
-        except LeaseLost:
-            logger.warning("cycle %s: lost the lease of chunk %s; another worker continues it", cycle.cycle_id, chunk.pk)
-            status["lost"] = True
-            ctx.outcomes = []
-            return
-        pacer.sync()
-        if ProvisioningCycle.objects.filter(pk=cycle.pk, stop_requested=True).exists():
-            status["stop"] = True
-
-    driver = Driver(ctx.client, concurrency=threads_per_chunk(app), pacer=pacer, bulk=lambda: bulk_policy(ctx), tick=tick)
+    recorder = Recorder(ctx, chunk, pacer, done_ids, {k: dict(v) for k, v in (chunk.counts or {}).items()})
+    recorder.begin()
+    driver = Driver(ctx.client, concurrency=threads_per_chunk(app), pacer=pacer, bulk=lambda: bulk_policy(ctx), tick=recorder.tick,
+                    tick_seconds=recorder.interval)
+    stopping = lambda: recorder.stop_requested or recorder.lost or recorder.error is not None  # noqa: E731
     try:
-        driver.run(objects, start=lambda subject: provision(ctx, subject), finish=lambda subject, outcome: ctx.record(outcome),
-                   should_stop=lambda: status["stop"] or status["lost"])
+        for level in levels(chunk, objects):
+            # Managers of the next level are linked (in ctx's export state) once this level is driven.
+            driver.run(level, start=lambda subject: provision(ctx, subject), finish=lambda subject, outcome: ctx.record(outcome),
+                       should_stop=stopping)
+            if stopping():
+                break
     finally:
+        driven = time.monotonic()
         ctx.close()
-    if status["lost"]:
+        recorder.finish()
+    logger.info("cycle %s: %s chunk %s, %s objects in %.2f s (prepare %.2f s, requests %.2f s, last write %.2f s; %s requests)",
+                cycle.cycle_id, phase, chunk.pk, len(objects), time.monotonic() - started, prepared - started, driven - prepared,
+                time.monotonic() - driven, driver.requests)
+    if recorder.lost:
         return "lost"
-    if status["stop"] and len(done_ids) < len(chunk.object_ids):
+    if recorder.stop_requested and len(done_ids) < len(chunk.object_ids):
         CycleChunk.objects.filter(pk=chunk.pk, lease_token=chunk.lease_token).update(state=CycleChunk.State.PENDING, lease_expires_at=None)
         return "stopped"
     CycleChunk.objects.filter(pk=chunk.pk, lease_token=chunk.lease_token).update(

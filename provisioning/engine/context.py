@@ -7,6 +7,7 @@ memory; `record()` keeps each outcome, and `flush()` writes them (export state, 
 pending removals) in one transaction.
 """
 
+import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -14,9 +15,8 @@ from functools import cached_property
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
-from django.utils import timezone
 
-from provisioning.engine import keys
+from provisioning.engine import bulk_write, escrow, keys
 from provisioning.engine.mapping import evaluate_mapping, lookup
 from provisioning.engine.source import GROUP, USER
 from provisioning.models import (
@@ -25,7 +25,6 @@ from provisioning.models import (
     AttributeMapping,
     DirectoryGroup,
     DirectoryUser,
-    Escrow,
     ExportState,
     ListedTargetObject,
     ObjectMapping,
@@ -40,6 +39,35 @@ INITIATED_BY = ProvisioningLog.InitiatedBy
 EXPORT_FIELDS = ["target_id", "match_key", "reserved_by", "exported", "members", "disabled", "reference_pending", "members_pending"]
 
 
+EMPTY_EXPORT = {"target_id": "", "match_key": None, "reserved_by": None, "exported": {}, "members": [], "disabled": False,
+                "reference_pending": "", "members_pending": False}
+
+
+@dataclass
+class State:
+    """One object's ExportState as a run holds it in memory (a plain record: a chunk holds hundreds)."""
+
+    object_type: str
+    source_id: uuid.UUID
+    target_id: str = ""
+    match_key: str | None = None
+    reserved_by: uuid.UUID | None = None
+    exported: dict = field(default_factory=dict)
+    members: list = field(default_factory=list)
+    disabled: bool = False
+    reference_pending: str = ""
+    members_pending: bool = False
+
+    @property
+    def linked(self):
+        return bool(self.target_id)
+
+    @classmethod
+    def rows(cls, queryset):
+        for values in queryset.values("object_type", "source_id", *EXPORT_FIELDS):
+            yield cls(**values)
+
+
 @dataclass
 class Outcome:
     """What happened to one object: its log entry (None when not logged) and what to remember of it."""
@@ -51,6 +79,7 @@ class Outcome:
     export: dict | None = None  # ExportState fields to set; {"forget": True} drops the row
     removal: tuple | None = None  # (PendingRemoval.Removal, reason): decided now, sent in the removals phase
     reference_failure: bool = False
+    row: dict | None = None  # the ExportState fields to write, taken when the outcome was recorded
 
 
 @dataclass
@@ -81,6 +110,7 @@ class RunContext:
         self.key_conflicts = {}  # (type, objectId) → the other objectId holding the same match key
         self.removing = set()  # (type, objectId) with a pending removal in this cycle
         self.outcomes = []
+        self._recorded = threading.Lock()
         self.member_names = {}  # objectId → display name of the members of the groups at hand (for the log)
         self._scope = {}
         self._matching = {}
@@ -203,7 +233,7 @@ class RunContext:
         for object_type, source_id in wanted:
             by_type.setdefault(object_type, []).append(source_id)
         for object_type, ids in by_type.items():
-            for state in ExportState.objects.filter(application=self.application, object_type=object_type, source_id__in=ids):
+            for state in State.rows(ExportState.objects.filter(application=self.application, object_type=object_type, source_id__in=ids)):
                 self._remember(state)
 
     def _remember(self, state):
@@ -236,23 +266,28 @@ class RunContext:
             return
         app = self.application
         fresh = [
-            ExportState(application=app, object_type=t, source_id=s, match_key=key, reserved_by=self.lease_token)
+            {"application_id": app.pk, "object_type": t, "source_id": s, "match_key": key, "reserved_by": self.lease_token,
+             **{name: default for name, default in EMPTY_EXPORT.items() if name not in ("match_key", "reserved_by")}}
             for (t, s), key in claims.items() if (t, s) not in self.states
         ]
-        if fresh:
-            ExportState.objects.bulk_create(fresh, ignore_conflicts=True)
-        for object_type in {t for t, _ in claims}:
-            ids = [s for t, s in claims if t == object_type]
-            taken = [key for (t, _), key in claims.items() if t == object_type]
+        inserted = {(t, s) for t, s in bulk_write.insert(ExportState, fresh, ignore_conflicts=True, returning=["object_type", "source_id"])}
+        for row in fresh:
+            if (row["object_type"], row["source_id"]) in inserted:
+                self._remember(State(row["object_type"], row["source_id"], match_key=row["match_key"], reserved_by=self.lease_token))
+        # What did not go in: an earlier lease's reservation of the same object, or another object's key.
+        refused = {key: claim for key, claim in claims.items() if key not in inserted}
+        for object_type in {t for t, _ in refused}:
+            ids = [s for t, s in refused if t == object_type]
+            taken = [claim for (t, _), claim in refused.items() if t == object_type]
             rows = ExportState.objects.filter(application=app, object_type=object_type, source_id__in=ids) | ExportState.objects.filter(
                 application=app, object_type=object_type, match_key__in=taken)
             owners = {}
-            for state in rows:
+            for state in State.rows(rows):
                 if state.source_id in ids:
                     self._remember(state)
                 if state.match_key:
                     owners[state.match_key] = state.source_id
-            for (t, source_id), key in claims.items():
+            for (t, source_id), key in refused.items():
                 if t != object_type:
                     continue
                 state = self.states.get((t, source_id))
@@ -309,32 +344,46 @@ class RunContext:
     # ------------------------------------------------------------------ recording and writing
 
     def record(self, outcome: Outcome):
-        """Keep one object's outcome; its export state is visible to the next objects at once."""
+        """Keep one object's outcome; its export state is visible to the next objects at once, and the
+        row to write is taken now, so that `write` may run on another thread."""
         source = outcome.source
         if outcome.export is not None and not outcome.export.get("forget"):
             state = self.states.get(source.key)
             if state is None:
-                state = ExportState(application=self.application, object_type=source.object_type, source_id=source.object_id)
+                state = State(source.object_type, source.object_id)
             old_target = state.target_id
             for name, value in outcome.export.items():
                 setattr(state, name, value)
             if state.target_id and state.target_id != old_target:
                 self.owner_of_target[(source.object_type, state.target_id)] = source.object_id
             self.states[source.key] = state
+            outcome.row = {name: getattr(state, name) for name in EXPORT_FIELDS}
         elif outcome.export is not None:
             state = self.states.pop(source.key, None)
             if state is not None and state.target_id:
                 self.owner_of_target.pop((source.object_type, state.target_id), None)
         if outcome.removal is not None:
             self.removing.add(source.key)
-        self.outcomes.append(outcome)
+        with self._recorded:
+            self.outcomes.append(outcome)
+
+    def take(self):
+        """The outcomes recorded since the last take (safe against a concurrent record)."""
+        with self._recorded:
+            outcomes, self.outcomes = self.outcomes, []
+        return outcomes
 
     def flush(self, also=None):
-        """Write the recorded outcomes in one transaction (with also(outcomes), e.g. the chunk's progress);
-        returns them. Nothing is written when also() raises."""
-        outcomes, self.outcomes = self.outcomes, []
+        """Write what was recorded; returns it."""
+        outcomes = self.take()
+        self.write(outcomes, also)
+        return outcomes
+
+    def write(self, outcomes, also=None):
+        """Write outcomes in one transaction, with also(outcomes) (e.g. the chunk's progress) inside it;
+        nothing is written when also() raises. Runs on any thread: it reads only the outcomes."""
         if not outcomes and also is None:
-            return outcomes
+            return
         try:
             with transaction.atomic():
                 self._write(outcomes)
@@ -354,7 +403,6 @@ class RunContext:
                             self._write([outcome])
                 if also is not None:
                     also(outcomes)
-        return outcomes
 
     def _write(self, outcomes):
         app = self.application
@@ -366,17 +414,14 @@ class RunContext:
                 forget.append(outcome.source.key)
                 keep.pop(outcome.source.key, None)
             else:
-                keep[outcome.source.key] = self.states[outcome.source.key]
+                keep[outcome.source.key] = outcome.row
         for object_type in {t for t, _ in forget}:
             ExportState.objects.filter(application=app, object_type=object_type, source_id__in=[s for t, s in forget if t == object_type]).delete()
         if keep:
-            rows = [ExportState(application=app, object_type=t, source_id=s, **{f: getattr(state, f) for f in EXPORT_FIELDS})
-                    for (t, s), state in keep.items()]
-            ExportState.objects.bulk_create(rows, update_conflicts=True, unique_fields=["application", "object_type", "source_id"],
-                                            update_fields=[*EXPORT_FIELDS, "updated_at"])
+            rows = [{"application_id": app.pk, "object_type": t, "source_id": s, **row} for (t, s), row in keep.items()]
+            bulk_write.insert(ExportState, rows, conflict=["application", "object_type", "source_id"], update=[*EXPORT_FIELDS, "updated_at"])
         logs = [o.log for o in outcomes if o.log is not None and o.log.pk is None]
-        if logs:
-            ProvisioningLog.objects.bulk_create(logs)
+        bulk_write.insert(ProvisioningLog, logs)
         created = {id(log) for log in logs}
         for outcome in outcomes:
             if outcome.log is not None and id(outcome.log) not in created:
@@ -389,22 +434,15 @@ class RunContext:
             ]
             if removals:
                 PendingRemoval.objects.bulk_create(removals, ignore_conflicts=True)
-        self._write_escrow(outcomes)
-
-    def _write_escrow(self, outcomes):
-        from provisioning.engine import escrow
-
         escrow.record(self.application, outcomes)
 
     def _lost_link(self, outcome):
         source = outcome.source
-        state = self.states.get(source.key)
-        target_id = state.target_id if state else ""
+        target_id = (outcome.row or {}).get("target_id", "")
         other = ExportState.objects.filter(application=self.application, object_type=source.object_type, target_id=target_id).exclude(
             source_id=source.object_id).values_list("source_id", flat=True).first()
-        if state is not None:
-            state.target_id = ""
-            state.match_key = None
+        if outcome.row is not None:
+            outcome.row = {**outcome.row, "target_id": "", "match_key": None}
         log = outcome.log
         if log is not None:
             log.status = ProvisioningLog.Status.FAILURE
@@ -416,8 +454,3 @@ class RunContext:
             log.recommended_fix = "Give each directory object a unique value for the matching attribute under Mappings."
         outcome.status = ProvisioningLog.Status.FAILURE
 
-    def escrowed(self):
-        return Escrow.objects.filter(application=self.application)
-
-    def now(self):
-        return timezone.now()

@@ -103,7 +103,8 @@ def plan(cycle):
         cycle.watermark_from, cycle.watermark_to = app.watermark, timezone.now()
         cycle.phase, cycle.planned_phase, cycle.target_listed = Phase.PLANNING, "", False
         has_work = planner.plan_start(cycle) > 0 or planner.plan_next(cycle) is not None
-        cycle.save(update_fields=["kind", "watermark_from", "watermark_to", "phase", "planned_phase", "target_listed"])
+        cycle.save(update_fields=["kind", "watermark_from", "watermark_to", "phase", "planned_phase", "target_listed",
+                                  "members_checked_at"])
     if not has_work:
         finalize(cycle.pk)
         return 0
@@ -186,7 +187,7 @@ def advance(cycle_id):
         if cycle.phase == Phase.PLANNING:
             return  # begin() is still planning or contacting the target
         phase = planner.plan_next(cycle)
-        cycle.save(update_fields=["planned_phase"])
+        cycle.save(update_fields=["planned_phase", "members_checked_at"])
         if phase is not None:
             return
     finalize(cycle_id)

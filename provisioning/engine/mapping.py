@@ -23,6 +23,7 @@ class EvaluatedAttribute:
     value: object
     display: str  # what logs show (Redact → "[Redact]")
     note: str = ""
+    direct: bool = False  # a Direct mapping: its value is the source attribute's, as imported
 
 
 @dataclass
@@ -97,7 +98,8 @@ def evaluate_mappings(application, object_mapping, attributes, *, creating, valu
         if display == "[Redact]":
             evaluation.redacted.add(mapping.target_attribute)
         evaluation.attributes.append(
-            EvaluatedAttribute(mapping.target_attribute, mapping.source_display, value, display or "", note)
+            EvaluatedAttribute(mapping.target_attribute, mapping.source_display, value, display or "", note,
+                               direct=mapping.mapping_type == MappingType.DIRECT)
         )
         if value is not None:
             evaluation.values[mapping.target_attribute] = value

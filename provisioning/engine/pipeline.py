@@ -460,7 +460,7 @@ def create(ctx, source, kind, attributes, mapping, recorder, result, *, members=
     result.export = linked_export(ctx, source, kind, created["id"], sent)
     if kind is USER_KIND:
         recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {app_name} (id {created['id']})",
-                        modified_section(result.modified) + evaluation_section(evaluation))
+                        modified_section(result.modified) + evaluation_section(evaluation, sent=True))
     return created, evaluation
 
 
@@ -490,7 +490,7 @@ def update(ctx, source, kind, attributes, mapping, state, target, recorder, resu
     changes, evaluation = yield from update_attributes(ctx, source, kind, attributes, mapping, state, target, recorder, result)
     if changes:
         recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {app_name}: {len(changes)} attribute(s) changed",
-                        modified_section(result.modified) + evaluation_section(evaluation))
+                        modified_section(result.modified) + evaluation_section(evaluation, sent=True))
     elif raise_unchanged:
         recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
                         evaluation_section(evaluation))
@@ -631,12 +631,18 @@ def modified_section(modified):
     return [section("Modified attributes", ["Attribute", "Old value", "New value"], [(m["name"], m["old"], m["new"]) for m in modified])]
 
 
-def evaluation_section(evaluation):
-    """Every mapping's evaluated value, as the expression tester shows it (Redact → [Redact])."""
+def evaluation_section(evaluation, *, sent=False):
+    """The mappings' evaluated values, as the expression tester shows them (Redact → [Redact]).
+
+    sent: the values went out and Modified attributes lists them, so only the rows that say more are kept
+    (expressions, constants, notes, values that did not flow): a cycle writes thousands of these."""
     rows = [
         (a.target, a.source, a.display if a.display else a.value, a.note or ("" if a.value is not None else "null: does not flow"))
         for a in evaluation.attributes
+        if not (sent and a.direct and a.value is not None and not a.note and not a.display)
     ]
+    if not rows:
+        return []
     return [section("Attribute mappings evaluated", ["Target attribute", "Source or expression", "Value", "Note"], rows)]
 
 

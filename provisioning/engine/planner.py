@@ -40,6 +40,8 @@ PHASES = [Phase.USERS, Phase.GROUPS, Phase.MEMBERS, Phase.REFERENCES, Phase.REMO
 # A row saved in the moment the watermark is taken could commit with an earlier updated_at: re-read a
 # little before the watermark. Re-reading an unchanged object costs no request.
 WATERMARK_MARGIN = timedelta(seconds=5)
+# A step is shared between the parallel workers only when each gets at least this many objects.
+MIN_SHARED = 50
 Membership = DirectoryGroup.members.through
 
 
@@ -125,17 +127,34 @@ def manager_levels(pairs):
     return levels
 
 
-def _write_chunks(cycle, phase, ids, *, level=0):
-    size = chunk_size()
-    rows = [
-        CycleChunk(cycle=cycle, phase=phase, step=step_of(phase, level), level=level, object_ids=ids[i:i + size], total=len(ids[i:i + size]))
-        for i in range(0, len(ids), size)
-    ]
+def _parallel(cycle):
+    from provisioning.engine.chunks import parallel_chunks
+
+    return parallel_chunks(cycle.application)
+
+
+def _split(ids, cycle):
+    """Even slices of at most chunk_size; at least one per parallel worker when there is enough to share,
+    so that no worker idles while another finishes a step alone."""
+    size, parallel = chunk_size(), _parallel(cycle)
+    count = -(-len(ids) // size)
+    if count < parallel and len(ids) >= parallel * MIN_SHARED:
+        count = parallel
+    count = max(1, count)
+    bounds = [round(i * len(ids) / count) for i in range(count + 1)]
+    return [ids[bounds[i]:bounds[i + 1]] for i in range(count)]
+
+
+def _write_chunks(cycle, phase, ids, *, step=0, level=0):
+    rows = [CycleChunk(cycle=cycle, phase=phase, step=step_of(phase, step), level=level, object_ids=part, total=len(part))
+            for part in _split(ids, cycle) if part]
     CycleChunk.objects.bulk_create(rows, batch_size=500)
     return len(ids)
 
 
 def plan_users(cycle):
+    """Managers first: one step per manager level, except that consecutive small levels share a chunk (run
+    level after level inside it), which saves a round trip through the broker per level."""
     if not _enabled(cycle.application, USER):
         return 0
     pairs = list(user_candidates(cycle).order_by("pk").values_list("pk", "manager_id"))
@@ -144,7 +163,28 @@ def plan_users(cycle):
     for pk, _ in pairs:
         by_level.setdefault(levels[pk], []).append(pk)
     del pairs
-    return sum(_write_chunks(cycle, Phase.USERS, ids, level=level) for level, ids in sorted(by_level.items()))
+    step, rows, merged, merged_sizes = 0, [], [], []
+
+    def close_merged():
+        nonlocal step, merged, merged_sizes
+        if merged:
+            rows.append(CycleChunk(cycle=cycle, phase=Phase.USERS, step=step_of(Phase.USERS, step), level=step,
+                                   object_ids=merged, total=len(merged), level_sizes=merged_sizes))
+            step += 1
+            merged, merged_sizes = [], []
+
+    for _, ids in sorted(by_level.items()):
+        if len(ids) < MIN_SHARED * _parallel(cycle) and len(merged) + len(ids) <= chunk_size():
+            merged += ids
+            merged_sizes.append(len(ids))
+            continue
+        close_merged()
+        rows += [CycleChunk(cycle=cycle, phase=Phase.USERS, step=step_of(Phase.USERS, step), level=step, object_ids=part, total=len(part))
+                 for part in _split(ids, cycle)]
+        step += 1
+    close_merged()
+    CycleChunk.objects.bulk_create(rows, batch_size=500)
+    return sum(len(ids) for ids in by_level.values())
 
 
 def plan_groups(cycle):
@@ -153,13 +193,18 @@ def plan_groups(cycle):
 
 
 def plan_members(cycle):
-    """Groups whose members' export state changed since the watermark (created, disabled, deleted this
-    cycle or by on-demand runs), or that wait for members that were not provisioned yet."""
+    """Groups whose members' export state changed since the last cycle looked at memberships (created,
+    disabled, deleted later in that cycle, in this one or by on-demand runs), or that wait for members that
+    were not provisioned yet."""
     app = cycle.application
+    cycle.members_checked_at = timezone.now()
     if not _enabled(app, GROUP):
         return 0
-    since = _since(cycle) or cycle.started_at
-    changed_users = ExportState.objects.filter(application=app, object_type=USER, updated_at__gte=since).values("source_id")
+    previous = (ProvisioningCycle.objects.filter(application=app, state="completed", members_checked_at__isnull=False)
+                .exclude(pk=cycle.pk).order_by("-members_checked_at").values_list("members_checked_at", flat=True).first())
+    # No margin here: the engine's own export-state writes are committed before a phase is planned.
+    since = previous or cycle.started_at
+    changed_users = ExportState.objects.filter(application=app, object_type=USER, updated_at__gt=since).values("source_id")
     linked_groups = _linked(app, GROUP)
     done = CycleChunk.objects.filter(cycle=cycle, phase=Phase.GROUPS).values_list("object_ids", flat=True)
     already = {pk for ids in done for pk in ids}

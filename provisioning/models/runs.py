@@ -77,8 +77,8 @@ class ProvisioningCycle(Run):
     target_features = models.JSONField(default=dict, blank=True)
     # The initial cycle listed the target once and matches locally (ListedTargetObject).
     target_listed = models.BooleanField(default=False)
-    # Objects the planner found unchanged and skipped without a request; counted, not logged.
-    unchanged = models.PositiveIntegerField(default=0)
+    # When this cycle planned its members phase: membership changes after it are the next cycle's.
+    members_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(Run.Meta):
         pass
@@ -102,6 +102,9 @@ class CycleChunk(models.Model):
     level = models.PositiveIntegerField(default=0)
     # Source primary keys (users or groups), or PendingRemoval ids in the removals phase.
     object_ids = models.JSONField(default=list)
+    # Users: small manager levels share one chunk and run one after the other in it ([1, 4, 19] = the
+    # first object is level n, the next 4 level n+1, …); empty = all of object_ids at once.
+    level_sizes = models.JSONField(default=list, blank=True)
     total = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
     lease_owner = models.CharField(max_length=128, blank=True)

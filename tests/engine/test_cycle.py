@@ -131,6 +131,44 @@ def test_incremental_cycle_with_nothing_changed_sends_no_request(scim_app, scim_
     assert overview(scim_app).cycle_status_text == f"Incremental cycle completed: no changes since {since}."
 
 
+def test_the_first_incremental_cycle_after_the_initial_one_rechecks_nothing(scim_app, scim_server, assigned):
+    from provisioning.models import DirectoryGroup, DirectoryUser
+
+    long_ago = timezone.now() - timezone.timedelta(hours=1)
+    DirectoryUser.objects.update(updated_at=long_ago)
+    DirectoryGroup.objects.update(updated_at=long_ago)
+    cycle_now(scim_app)
+
+    second = cycle_now(scim_app)
+
+    # Users linked during the initial cycle do not make the next one re-check their groups: the initial
+    # cycle's groups phase already had them.
+    assert list(second.chunks.values_list("phase", "total")) == []
+
+
+def test_a_member_that_comes_into_scope_is_added_to_its_group(scim_app, scim_server, assigned):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    scoping = factories.ScopingFilterFactory(object_mapping=mapping, title="Engineering only")
+    factories.ScopingClauseFactory(scoping_filter=scoping, attribute="department", operator="EQUALS", value="Engineering")
+    latecomer = assigned[7]
+    latecomer.department = "Sales"
+    latecomer.save()
+    cycle_now(scim_app)
+    group_state = ExportState.objects.get(application=scim_app, object_type="group")
+    assert group_state.members_pending
+
+    latecomer.department = "Engineering"
+    latecomer.save()
+    cycle, sent = requests_since(scim_server, scim_app, lambda: cycle_now(scim_app))
+
+    # Entra's known issue: the member is not added until a restart. Here: created, then added at once.
+    assert sent == {"GET /Users": 1, "POST /Users": 1, "PATCH /Groups/{id}": 1}, sent
+    users = target_users(scim_app, scim_server.token)
+    [group] = target_groups(scim_app, scim_server.token).values()
+    assert users[latecomer.user_principal_name]["id"] in member_ids(target(scim_app, scim_server.token, f"Groups/{group['id']}"))
+    assert not ExportState.objects.get(pk=group_state.pk).members_pending
+
+
 def test_an_attribute_change_costs_one_patch(scim_app, scim_server, assigned):
     cycle_now(scim_app)
     assigned[0].department = "Sales"
@@ -469,8 +507,8 @@ def test_stop_requested_ends_a_running_cycle_between_chunks(scim_app, assigned, 
     cycle = run_cycle(start_provisioning(scim_app))
 
     assert cycle.state == "stopped" and len(ran) == 1
-    assert ProvisioningLog.objects.filter(cycle=cycle).count() == 5  # the first chunk's users
-    assert "stopped after 5 of 13 objects" in overview(scim_app).cycle_status_text
+    assert ProvisioningLog.objects.filter(cycle=cycle).count() == 4  # the first chunk's users (12 in 3 even chunks)
+    assert "stopped after 4 of 13 objects" in overview(scim_app).cycle_status_text
 
 
 def test_cycle_with_bad_credentials_fails_and_says_why(scim_app, assigned):
@@ -531,3 +569,43 @@ def test_cycle_task_through_a_real_celery_worker(celery_worker, scim_app):
         time.sleep(0.1)
     assert cycle.state == "completed", cycle.error
     assert ProvisioningLog.objects.filter(cycle=cycle, status="success").count() == 3
+
+
+# ------------------------------------------------------------------------------------------ cost per object
+
+
+@pytest.mark.parametrize("kind", ["initial", "incremental"])
+def test_queries_and_requests_do_not_grow_with_the_directory(scim_server, settings, kind):
+    """A chunk loads what its objects need in bulk: 60 users cost the same queries as 300, and one request each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # One chunk per phase, written once at its end: what remains is what the objects cost.
+    settings.PROVISIONING_CHUNK_SIZE = 500
+    settings.PROVISIONING_CHUNKS_IN_PARALLEL = 1
+    settings.PROVISIONING_RECORD_SECONDS = 600
+    costs = []
+    for size in (60, 300):
+        app = factories.ApplicationFactory(tenant_url=scim_server.tenant_url(), secret_token=scim_server.token,
+                                           scope=Application.Scope.ALL, use_bulk=False)
+        boss = factories.DirectoryUserFactory(display_name=f"Boss of {size}")
+        people = factories.DirectoryUserFactory.create_batch(size - 1, manager=boss)
+        factories.DirectoryGroupFactory(members=people)
+        if kind == "incremental":
+            cycle_now(app)
+            for person in [boss, *people]:
+                person.job_title = "Changed"
+                person.save()
+        scim_server.reset_stats(app.tenant_url)
+        with CaptureQueriesContext(connection) as queries:
+            cycle = cycle_now(app)
+        assert cycle.state == "completed", cycle.error
+        sent = scim_server.stats(app.tenant_url)
+        costs.append((len(queries.captured_queries), sent["requests"]))
+        from provisioning.models import DirectoryGroup, DirectoryUser
+
+        DirectoryUser.objects.all().delete()
+        DirectoryGroup.objects.all().delete()
+    (small_queries, small_requests), (big_queries, big_requests) = costs
+    assert big_queries == small_queries, f"{small_queries} queries for 60 users, {big_queries} for 300"
+    assert big_requests - small_requests == 240  # one request per additional user, nothing else
