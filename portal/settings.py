@@ -175,14 +175,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 # Two queues (provisioning/tasks.py); a worker without -Q serves both. PORTAL_QUEUE_PREFIX keeps a test
 # run's tasks apart from another run (or `make run`) on the same broker.
-from kombu import Queue  # noqa: E402
+from kombu import Exchange, Queue  # noqa: E402
 
 _QUEUE_PREFIX = os.environ.get("PORTAL_QUEUE_PREFIX") or (f"test-{os.getpid()}-" if "pytest" in sys.modules else "")
 PORTAL_QUEUE_PREFIX = _QUEUE_PREFIX
 PROVISIONING_ON_DEMAND_QUEUE = f"{_QUEUE_PREFIX}on-demand"
 PROVISIONING_CYCLES_QUEUE = f"{_QUEUE_PREFIX}cycles"
 # On-demand first: a worker free for a task takes an on-demand run before the next chunk of a cycle.
-CELERY_TASK_QUEUES = [Queue(PROVISIONING_ON_DEMAND_QUEUE), Queue(PROVISIONING_CYCLES_QUEUE)]
+# Each queue on an exchange and routing key of its own: queues that shared Celery's default exchange and key
+# would each receive every task.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name, type="direct"), routing_key=name)
+                      for name in (PROVISIONING_ON_DEMAND_QUEUE, PROVISIONING_CYCLES_QUEUE)]
 CELERY_TASK_DEFAULT_QUEUE = PROVISIONING_CYCLES_QUEUE
 CELERY_TASK_ROUTES = {
     "provisioning.tasks.run_on_demand": {"queue": PROVISIONING_ON_DEMAND_QUEUE},

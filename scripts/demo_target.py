@@ -13,6 +13,7 @@ import argparse
 import errno
 import itertools
 import json
+import logging
 import os
 import re
 import secrets
@@ -20,9 +21,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import waitress
 from scim2_models import ScimProvider
 from scim2_server.memory import InMemoryStorage
 from scim2_server.service import ScimService
@@ -135,16 +135,19 @@ def _version_number(version) -> int:
     return int(match.group()) if match else 0
 
 
-class ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    # The stock backlog of 5 resets connections when the engine sends requests in parallel.
-    request_queue_size = 128
+class LoggedRequests:
+    """One short line per request; never the headers (the bearer token)."""
 
+    def __init__(self, app):
+        self.app = app
 
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, code="-", size="-"):
-        # One short line per request; never the headers (the bearer token).
-        print(f"{self.command} {self.path} {code}", flush=True)
+    def __call__(self, environ, start_response):
+        def logged(status, headers, exc_info=None):
+            query = f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else ""
+            print(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}{query} {status.split()[0]}", flush=True)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, logged)
 
 
 def serve(port: int, data_path: Path, token: str) -> int:
@@ -159,7 +162,9 @@ def serve(port: int, data_path: Path, token: str) -> int:
         print(exc, file=sys.stderr)
         return 2
     try:
-        server = make_server("127.0.0.1", port, target, server_class=ThreadingServer, handler_class=QuietHandler)
+        # HTTP/1.1 with keep-alive (waitress), as real targets serve: the engine keeps its connections open.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" on every burst
+        server = waitress.create_server(LoggedRequests(target), host="127.0.0.1", port=port, threads=8)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"Port {port} is already in use, so the demo SCIM target cannot start. "
@@ -167,13 +172,12 @@ def serve(port: int, data_path: Path, token: str) -> int:
             return 2
         raise
 
-    threading.Thread(target=server.serve_forever, name="serve", daemon=True).start()
+    threading.Thread(target=server.run, name="serve", daemon=True).start()
     saver = threading.Thread(target=target.save_periodically, args=(stop,), name="save", daemon=True)
     saver.start()
     print(f"Demo SCIM target on {tenant_url(port)} ({loaded} resources loaded from {data_path})", flush=True)
     stop.wait()
-    server.shutdown()
-    server.server_close()
+    server.close()
     saved = target.save()
     print(f"Demo SCIM target stopped; {saved} resources saved to {data_path}", flush=True)
     return 0

@@ -189,7 +189,7 @@ class Supervisor:
         self.manage("load_demo_data", *load_demo_data_args(tenant_url, token))
 
         say(f"== Starting the web server on port {port}, the Celery worker and beat")
-        worker = self.start("Celery worker", "worker", [PYTHON, "-m", "celery", "-A", "portal", "worker", "--pool", "threads", "--concurrency", "4", "-l", "INFO"],
+        worker = self.start("Celery worker", "worker", [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "INFO"],
                             ready_text=" ready.")
         self.start("Celery beat", "beat", [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "INFO"])
         web = self.start("web server", "web", [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"])

@@ -1,17 +1,20 @@
-"""manage.py ensure_admin and import_users."""
+"""The management commands: ensure_admin, import_users, import_directory, create_app, provision."""
 
 import io
+import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from provisioning.models import DirectoryUser
+from provisioning.models import Application, Assignment, DirectoryGroup, DirectoryUser
 from provisioning.roles import ADMINISTRATORS, HELPDESK
+from tests.factories import ApplicationFactory, DirectoryUserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,12 +150,6 @@ def test_exit_codes_of_the_real_command(tmp_path):
 
 
 # ------------------------------------------------------------------------- import_directory and create_app
-
-import json  # noqa: E402  (this part of the module was appended; its imports stay with it)
-import uuid  # noqa: E402
-
-from provisioning.models import Application, Assignment, DirectoryGroup  # noqa: E402
-from tests.factories import ApplicationFactory, DirectoryUserFactory  # noqa: E402
 
 ZOE, LEAD, TEAM = (uuid.UUID(f"{n}" * 8 + "-0000-4000-8000-" + f"{n}" * 12) for n in (5, 6, 7))
 
@@ -323,3 +320,59 @@ class TestCreateAppCommand:
             assert str(raised.value).endswith("The Secret Token is read from --token-file only.")
             assert TOKEN not in str(raised.value)
         assert not Application.objects.exists()
+
+
+# --- provision
+
+
+@pytest.mark.django_db
+class TestProvision:
+    """`manage.py provision APP [--wait]` queues a cycle for the workers, as Start provisioning does."""
+
+    @pytest.fixture
+    def enqueued(self, monkeypatch):
+        from provisioning import tasks
+
+        ids = []
+        monkeypatch.setattr(tasks.run_cycle, "delay", lambda cycle_id: ids.append(cycle_id))
+        return ids
+
+    def test_queues_a_cycle_and_turns_provisioning_on(self, enqueued, django_capture_on_commit_callbacks):
+        app = ApplicationFactory(name="Slack")
+        out = io.StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("provision", "slack", stdout=out)
+        cycle = app.cycles.get()
+        assert enqueued == [cycle.pk]
+        assert f"Initial cycle {cycle.cycle_id} of Slack queued." in out.getvalue()
+        app.refresh_from_db()
+        assert app.provisioning_enabled
+
+    def test_an_unknown_app_lists_the_ones_there_are(self):
+        ApplicationFactory(name="Slack")
+        with pytest.raises(CommandError, match=r"No application named 'Zoom'\. Applications: Slack\."):
+            call_command("provision", "Zoom")
+
+    def test_an_unconfigured_app_says_what_to_fix(self):
+        ApplicationFactory(name="Slack", tenant_url="", provisioning_mode="manual")
+        with pytest.raises(CommandError, match="set Provisioning Mode to Automatic, enter the Tenant URL"):
+            call_command("provision", "Slack")
+
+    @pytest.mark.django_db(transaction=True)
+    def test_wait_follows_the_cycle_through_a_real_worker(self, celery_worker, scim_server):
+        app = ApplicationFactory(name="Slack", tenant_url=scim_server.tenant_url(), secret_token=scim_server.token, scope="all")
+        DirectoryUserFactory.create_batch(3)
+        out = io.StringIO()
+        call_command("provision", "Slack", "--wait", stdout=out)
+        text = out.getvalue()
+        assert "Initial cycle completed in" in text and "Create   Success  3" in text
+        assert app.cycles.get().state == "completed"
+
+    @pytest.mark.django_db(transaction=True)
+    def test_wait_exits_non_zero_when_objects_fail(self, celery_worker, scim_server):
+        app = ApplicationFactory(name="Slack", tenant_url=scim_server.tenant_url(), secret_token=scim_server.token, scope="all")
+        mapping = app.object_mappings.get(object_type="user")
+        mapping.attribute_mappings.filter(target_attribute="title").update(required=True)
+        DirectoryUserFactory(job_title="")
+        with pytest.raises(CommandError, match=r"1 object\(s\) failed: see the provisioning logs of Slack\."):
+            call_command("provision", "Slack", "--wait", stdout=io.StringIO())

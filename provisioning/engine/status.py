@@ -159,6 +159,8 @@ def _status_label(app):
 def _duration(seconds):
     if seconds is None:
         return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
@@ -192,7 +194,8 @@ def _cycle_text(cycle, progress, counts, unchanged, interrupted):
             since = timezone.localtime(cycle.watermark_from).strftime("%-m/%-d/%Y, %-I:%M:%S %p") if cycle.watermark_from else "the last cycle"
             return f"{kind} completed: no changes since {since}."
         done = sum(c.n for c in counts)
-        text = f"{kind} completed in {_duration(cycle.duration_seconds) or '0 s'}: {done} object{'s' if done != 1 else ''} processed"
+        took = (cycle.finished_at - cycle.started_at).total_seconds() if cycle.started_at and cycle.finished_at else None
+        text = f"{kind} completed in {_duration(took) or '0 s'}: {done} object{'s' if done != 1 else ''} processed"
         if unchanged:
             text += f", {unchanged} unchanged (not logged)"
         return text + "."

@@ -1,6 +1,7 @@
 """The Provisioning page (Entra's classic flow): mode, admin credentials, settings; and Test Connection."""
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from provisioning.models import Application
 
@@ -70,9 +71,15 @@ class ProvisioningSettingsForm(forms.ModelForm):
         kwargs.setdefault("initial", {})["provisioning_status"] = "on" if instance.provisioning_enabled else "off"
         super().__init__(*args, instance=instance, **kwargs)
         for name in ("provisioning_interval_minutes", "max_concurrent_requests"):
+            field = self.fields[name]
             # Left out of a post (an older form, a script): keep what is saved rather than refuse the Save.
-            self.fields[name].required = False
-            self.fields[name].widget.attrs["class"] = "input-narrow"
+            field.required = False
+            # The model's validators give the range; the browser shows it too.
+            for validator in Application._meta.get_field(name).validators:
+                if isinstance(validator, MinValueValidator):
+                    field.min_value = validator.limit_value
+                elif isinstance(validator, MaxValueValidator):
+                    field.max_value = validator.limit_value
         self.fields["provisioning_mode"].error_messages["required"] = (
             "Provisioning Mode is required: choose Manual or Automatic."
         )

@@ -432,6 +432,27 @@ def test_a_create_answered_409_adopts_the_existing_user(scim_app, scim_server, a
     assert cycle.state == "completed"
 
 
+def test_a_create_a_dead_worker_may_have_sent_is_looked_up_before_it_is_sent_again(scim_app, scim_server, assigned):
+    import uuid
+
+    cycle_now(scim_app)
+    newcomer = factories.DirectoryUserFactory()
+    factories.AssignmentFactory(application=scim_app, user=newcomer)
+    # A worker reserved the newcomer, sent its POST (the target has it) and died before recording the answer.
+    httpx.post(f"{scim_app.tenant_url}/Users", headers={"Authorization": f"Bearer {scim_server.token}"}, json={
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": newcomer.user_principal_name}).raise_for_status()
+    ExportState.objects.create(application=scim_app, object_type="user", source_id=newcomer.object_id,
+                               match_key=f"username:{newcomer.user_principal_name.lower()}", reserved_by=uuid.uuid4())
+
+    cycle, sent = requests_since(scim_server, scim_app, lambda: cycle_now(scim_app))
+
+    assert "POST /Users" not in sent and sent["GET /Users"] == 1  # looked up, then brought up to date
+    [account] = [u for name, u in target_users(scim_app, scim_server.token).items() if name == newcomer.user_principal_name]
+    assert ExportState.objects.get(source_id=newcomer.object_id).target_id == account["id"]
+    [log] = ProvisioningLog.objects.filter(cycle=cycle)
+    assert log.status == "success" and log.target_id == account["id"]
+
+
 def test_two_people_are_never_merged_into_one_account(scim_app, scim_server, assigned):
     # Their UPNs differ only in case: the target's userName (case-insensitive) cannot tell them apart.
     twin = factories.DirectoryUserFactory(user_principal_name=assigned[0].user_principal_name.upper(), display_name="The Twin")

@@ -312,3 +312,45 @@ def test_test_connection_requires_a_token_when_none_is_saved(admin_client, manua
 
 def test_test_connection_only_answers_post(admin_client, automatic_app):
     assert admin_client.get(connection_url(automatic_app)).status_code == 405
+
+
+# ---- Settings > Advanced -----------------------------------------------------------------------
+
+
+def test_advanced_settings_show_their_reasons(admin_client, automatic_app):
+    body = admin_client.get(url(automatic_app)).content.decode()
+    assert '<h3 id="advanced">Advanced</h3>' in body
+    for text in ["Provisioning interval (minutes)", "Concurrent requests to the target", "Use SCIM bulk requests",
+                 "from 5 minutes to 24 hours", "lower it for targets that rate-limit"]:
+        assert text in body, text
+    assert 'name="provisioning_interval_minutes" id="id_provisioning_interval_minutes" value="40" min="5" max="1440"' in body
+
+
+def test_advanced_settings_are_saved(admin_client, automatic_app):
+    response = admin_client.post(url(automatic_app), settings_data(provisioning_interval_minutes="15", max_concurrent_requests="4"))
+    assert response.status_code == 302
+    automatic_app.refresh_from_db()
+    assert (automatic_app.provisioning_interval_minutes, automatic_app.max_concurrent_requests, automatic_app.use_bulk) == (15, 4, False)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("provisioning_interval_minutes", "2", "Provisioning interval must be at least 5 minutes"),
+    ("provisioning_interval_minutes", "2000", "at most 1440 minutes (24 hours)"),
+    ("provisioning_interval_minutes", "soon", "Provisioning interval must be a whole number of minutes"),
+    ("max_concurrent_requests", "0", "Concurrent requests must be at least 1."),
+    ("max_concurrent_requests", "500", "Concurrent requests can be at most 64"),
+])
+def test_advanced_settings_out_of_range_say_so(admin_client, automatic_app, field, value, message):
+    response = admin_client.post(url(automatic_app), settings_data(**{field: value}))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    automatic_app.refresh_from_db()
+    assert (automatic_app.provisioning_interval_minutes, automatic_app.max_concurrent_requests) == (40, 8)
+
+
+def test_advanced_settings_left_out_of_a_post_keep_what_is_saved(admin_client, automatic_app):
+    automatic_app.provisioning_interval_minutes = 90
+    automatic_app.save()
+    assert admin_client.post(url(automatic_app), settings_data(use_bulk="on")).status_code == 302
+    automatic_app.refresh_from_db()
+    assert (automatic_app.provisioning_interval_minutes, automatic_app.use_bulk) == (90, True)
