@@ -89,7 +89,7 @@ def stop(request, app_id):
     app = get_object_or_404(Application, pk=app_id)
     stop_provisioning(app, requested_by=request.user)
     messages.success(
-        request, "Provisioning stopped. A running cycle stops within its next few objects (what it did stays done); no further cycles run."
+        request, "Provisioning stopped. A running cycle stops within seconds: the requests in flight finish and are recorded, what it did stays done; no further cycles run."
     )
     return redirect("apps:overview", app.id)
 

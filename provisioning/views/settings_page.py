@@ -43,7 +43,7 @@ def _switch_provisioning(request, app, *, was_enabled, enable):
         return "Provisioning Status is On: the first cycle is queued. Follow it on the Overview page."
     if was_enabled and not enable:
         stop_provisioning(app, requested_by=request.user)
-        return "Provisioning Status is Off: no new cycle starts; a running cycle stops within its next few objects."
+        return "Provisioning Status is Off: no new cycle starts; a running cycle stops within seconds (the requests in flight finish and are recorded)."
     return ""
 
 

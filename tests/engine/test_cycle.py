@@ -483,6 +483,30 @@ def test_bulk_creates_travel_in_post_bulk(scim_app, scim_server, assigned):
     assert len(target_users(scim_app, scim_server.token)) == 12
 
 
+def test_bulk_an_operation_that_fails_fails_only_its_object(scim_app, scim_server, assigned, monkeypatch):
+    from provisioning.engine import listing
+
+    original = listing.list_target
+    outsider = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": assigned[3].user_principal_name.upper()}
+
+    def list_then_create(cycle, ctx):
+        reason = original(cycle, ctx)
+        # After the listing, another system creates the same userName: that operation of the bulk gets a 409.
+        httpx.post(f"{scim_app.tenant_url}/Users", headers={"Authorization": f"Bearer {scim_server.token}"}, json=outsider).raise_for_status()
+        return reason
+
+    monkeypatch.setattr(cycles, "list_target", list_then_create)
+    cycle, sent = requests_since(scim_server, scim_app, lambda: cycle_now(scim_app))
+
+    assert sent.get("POST /Bulk") and cycle.state == "completed"
+    logs = {log.source_id: log for log in ProvisioningLog.objects.filter(cycle=cycle, object_type="user")}
+    conflicted = logs.pop(str(assigned[3].object_id))
+    assert (conflicted.action, conflicted.status) == ("update", "success"), conflicted.error_description
+    assert "409 Conflict" in conflicted.steps[-1]["description"]  # found by its matching attribute and adopted
+    assert {(log.action, log.status) for log in logs.values()} == {("create", "success")}
+    assert len(target_users(scim_app, scim_server.token)) == 12
+
+
 def test_without_bulk_each_create_is_its_own_post(scim_app, scim_server, assigned):
     scim_app.use_bulk = False
     scim_app.save()
