@@ -159,8 +159,8 @@ def _status_label(app):
 def _duration(seconds):
     if seconds is None:
         return ""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
+    if isinstance(seconds, float) and seconds < 10:
+        return f"{seconds:.1f} s"  # a short cycle's duration: "0.4 s", not "0 s"
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
