@@ -217,6 +217,19 @@ PROVISIONING_LEASE_SECONDS = float(os.environ.get("PROVISIONING_LEASE_SECONDS", 
 # How often a running chunk writes what it finished (and renews its lease, reads Stop).
 PROVISIONING_RECORD_SECONDS = float(os.environ.get("PROVISIONING_RECORD_SECONDS", "0.5"))
 PROVISIONING_BULK_OPERATIONS = int(os.environ.get("PROVISIONING_BULK_OPERATIONS", "200"))
+# Bad days: a failing request is sent again at most this many times, within this many seconds of its first
+# try; this many non-SCIM answers in a row quarantine the job; other workers' pauses and quarantine are
+# read this often before a request.
+PROVISIONING_RETRY_TRIES = int(os.environ.get("PROVISIONING_RETRY_TRIES", "5"))
+PROVISIONING_RETRY_SECONDS = float(os.environ.get("PROVISIONING_RETRY_SECONDS", "120"))
+PROVISIONING_BROKEN_TARGET_REQUESTS = int(os.environ.get("PROVISIONING_BROKEN_TARGET_REQUESTS", "20"))
+PROVISIONING_GATE_SECONDS = float(os.environ.get("PROVISIONING_GATE_SECONDS", "0.025"))
+# Entra's escrow thresholds: evaluated from this many failures in a cycle, quarantine when more than the
+# proportion of exports failed, or this many failed without (base) or with (total) reference failures.
+PROVISIONING_ESCROW_EVALUATE_FROM = int(os.environ.get("PROVISIONING_ESCROW_EVALUATE_FROM", "5000"))
+PROVISIONING_ESCROW_PROPORTION = float(os.environ.get("PROVISIONING_ESCROW_PROPORTION", "0.4"))
+PROVISIONING_ESCROW_BASE = int(os.environ.get("PROVISIONING_ESCROW_BASE", "40000"))
+PROVISIONING_ESCROW_TOTAL = int(os.environ.get("PROVISIONING_ESCROW_TOTAL", "60000"))
 # Worker processes per `celery -A portal worker`: the chunks a cycle runs at once, plus one, so that a
 # Provision on demand always finds a free process while a big cycle runs.
 CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY", PROVISIONING_CHUNKS_IN_PARALLEL + 1))

@@ -14,7 +14,8 @@ class SetupError(Exception):
 
 
 def create_application(name: str, *, tenant_url: str, token: str, scope: str = Application.Scope.ASSIGNED,
-                       entra_compatible: bool = False, assign_all: bool = False) -> tuple[Application, int]:
+                       entra_compatible: bool = False, assign_all: bool = False,
+                       deletion_threshold: int | None = None) -> tuple[Application, int]:
     """A new Automatic-mode app with its credentials and Entra's default mappings; returns (app, assignments made).
 
     Provisioning Status stays Off, as after saving the credentials in the portal: starting the initial cycle
@@ -33,6 +34,8 @@ def create_application(name: str, *, tenant_url: str, token: str, scope: str = A
         raise SetupError(problem)
     if scope not in Application.Scope.values:
         raise SetupError(f"The scope '{scope}' is not one of: {', '.join(Application.Scope.values)}.")
+    if deletion_threshold is not None and deletion_threshold < 0:
+        raise SetupError(f"The deletion threshold must be 0 (off) or more disables and deletes per cycle, not {deletion_threshold}.")
     with transaction.atomic():
         # Case-insensitive, as the portal's New application form checks.
         existing = Application.objects.filter(name__iexact=name).first()
@@ -47,6 +50,10 @@ def create_application(name: str, *, tenant_url: str, token: str, scope: str = A
             entra_compatible=entra_compatible,
             job_status=Application.JobStatus.NOT_RUN,
         )
+        if deletion_threshold is not None:
+            # 0 turns accidental-deletion prevention off; any other value is the threshold.
+            app.prevent_accidental_deletions = deletion_threshold > 0
+            app.deletion_threshold = deletion_threshold or app.deletion_threshold
         app.set_secret_token(token)
         app.save()
         install_default_mappings(app)

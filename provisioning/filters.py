@@ -105,6 +105,12 @@ class ProvisioningLogFilterSet(django_filters.FilterSet):
         field_name="change_id",
         error_messages={"invalid": "A Change ID is a GUID like 3f2c9a1e-8b7d-4c6e-9f01-2a3b4c5d6e7f."},
     )
+    error_code = django_filters.CharFilter(
+        label="Error code",
+        field_name="error_code",
+        max_length=128,
+        help_text="e.g. TooManyRequests, as the Overview's failure reasons link to it",
+    )
     run = django_filters.NumberFilter(
         label="On-demand run",
         field_name="on_demand_run_id",

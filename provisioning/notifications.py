@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 
 from provisioning.models import ProvisioningLog
 
@@ -67,6 +68,28 @@ def notify_cycle_failures(app, cycle):
         f"Open the failed entries in the provisioning logs: {link}",
     ]
     return _send(app, f"[Provisioning Portal] {app.name}: {failed} provisioning failure(s)", "\n".join(lines))
+
+
+def notify_quarantine(app, quarantine):
+    """One message per quarantine event: what happened, which request or threshold decided it, the fix."""
+    if not _wants_mail(app):
+        return False
+    overview = f"{settings.PORTAL_BASE_URL.rstrip('/')}{reverse('apps:overview', args=[app.pk])}"
+    lines = [
+        f"Provisioning of {app.name} is in quarantine ({quarantine.reason}).",
+        "",
+        quarantine.description,
+        "",
+        f"What to do: {quarantine.fix}",
+        "",
+    ]
+    if quarantine.next_attempt_at:
+        lines.append(f"Next attempt: {timezone.localtime(quarantine.next_attempt_at):%Y-%m-%d %H:%M %Z} "
+                     "(then 12 hours, 24 hours and daily; the job is disabled after 28 days).")
+    if quarantine.reason == "TooManyDeletes":
+        lines.append(f"The held entries: {logs_link(app, action='staged', cycle=quarantine.cycle.cycle_id if quarantine.cycle else None)}")
+    lines += [f"Overview: {overview}", ""]
+    return _send(app, f"[Provisioning Portal] {app.name}: provisioning quarantined ({quarantine.reason})", "\n".join(lines))
 
 
 def notify_cycle_failure(app, cycle):

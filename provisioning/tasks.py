@@ -23,8 +23,13 @@ def run_on_demand(run_id):
 
 @shared_task(time_limit=3600)
 def run_cycle(cycle_id):
-    """Claim and plan a queued cycle, then send as many chunk workers as it can use."""
-    _send_workers(cycle_id, cycles.begin(cycle_id))
+    """Claim and plan a queued cycle, then send as many chunk workers as it can use; while the app's previous
+    cycle is still stopping, try again in two seconds."""
+    workers = cycles.begin(cycle_id)
+    if workers is cycles.WAIT:
+        run_cycle.apply_async((cycle_id,), countdown=2)
+        return
+    _send_workers(cycle_id, workers)
 
 
 @shared_task(time_limit=3600)

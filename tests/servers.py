@@ -82,3 +82,70 @@ def start_scim_server(token="test-token", extra_args=()):
         process.kill()
         raise
     return ScimServer(port=port, token=token, process=process)
+
+
+@dataclass
+class FaultProxy:
+    """tests/fault_proxy.py in front of a ScimServer: same paths, faults by rule, a log of every request."""
+
+    port: int
+    upstream: ScimServer
+    process: subprocess.Popen
+
+    def tenant_url(self, upstream_tenant_url):
+        """The proxied address of an upstream tenant URL."""
+        return upstream_tenant_url.replace(f":{self.upstream.port}/", f":{self.port}/")
+
+    def set(self, **rules):
+        httpx.post(f"http://127.0.0.1:{self.port}/_faults", json=rules, timeout=5).raise_for_status()
+
+    def log(self):
+        return httpx.get(f"http://127.0.0.1:{self.port}/_log", timeout=10).json()
+
+    def clear(self):
+        httpx.delete(f"http://127.0.0.1:{self.port}/_log", timeout=5).raise_for_status()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_fault_proxy(upstream):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "fault_proxy.py"), "--port", str(port), "--upstream", f"http://127.0.0.1:{upstream.port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process=process)
+    except Exception:
+        process.kill()
+        raise
+    return FaultProxy(port=port, upstream=upstream, process=process)
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        # The default policy unfolds long headers and decodes the body (message.get_content()).
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def stop(self):
+        self.controller.stop()

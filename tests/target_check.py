@@ -24,10 +24,13 @@ def read_all(base_url, token, resource):
             return found
 
 
-def differences(app, token):
-    """A list of what differs between the target and the directory (empty when they agree)."""
+def differences(app, token, base_url=None):
+    """A list of what differs between the target and the directory (empty when they agree).
+
+    base_url: where to read the target (the target itself when the app goes through a fault proxy)."""
+    base_url = base_url or app.tenant_url
     problems = []
-    users = read_all(app.tenant_url, token, "Users")
+    users = read_all(base_url, token, "Users")
     by_name = {}
     for user in users:
         by_name.setdefault(user["userName"].lower(), []).append(user)
@@ -46,7 +49,7 @@ def differences(app, token):
         expected = ids.get(source.manager.user_principal_name.lower()) if source.manager else None
         if manager != expected:
             problems.append(f"{name}: manager {manager!r} ≠ {expected!r}")
-    groups = read_all(app.tenant_url, token, "Groups")
+    groups = read_all(base_url, token, "Groups")
     by_group = {}
     for group in groups:
         by_group.setdefault(group["displayName"], []).append(group)

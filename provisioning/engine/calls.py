@@ -7,9 +7,15 @@ client. A driver sends each Call and sends the answer (or throws the typed ScimE
 * `Driver` — a cycle's chunk: many objects at once, up to the app's concurrency limit of requests in flight
   on one keep-alive client, creates/updates/deletes combined into POST /Bulk when the target offers it.
 
-Both retry transient failures (429, 5xx, no answer to a request that is safe to repeat) a few times, and a
-429/503 pauses every request to the target (pacing.Pacer). A create whose answer was lost is not sent
-again here: the pipeline looks the object up first (never a duplicate).
+Both send a transient failure (429, 5xx, no answer) again, at most PROVISIONING_RETRY_TRIES times and
+within PROVISIONING_RETRY_SECONDS of its first try, after an exponential backoff with jitter — or, for a
+429/503, exactly the Retry-After the target asked for, which pauses every request to it (pacing.Pacer).
+A create whose answer was lost is not sent again here: the pipeline looks the object up first, so a retry
+never makes a duplicate. What still fails goes back to the pipeline as the object's failure (then escrow).
+
+The Driver asks the Pacer's gate before each request: once the target refused the credentials (401/403)
+or stopped answering as SCIM, no new request goes out; requests in flight finish, objects still waiting
+are left for a later cycle (not logged, not done), and `run` returns the Halt.
 
 Generators advance in the driver's thread (which also owns the database connection); only the HTTP
 requests run in the pool's threads.
@@ -25,12 +31,12 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from provisioning.engine.pacing import Pacer
-from provisioning.scim.errors import ScimRateLimited, answer_lost, is_transient, wait_hint
+from django.conf import settings
+
+from provisioning.engine.pacing import Pacer, backoff
+from provisioning.scim.errors import ScimRateLimited, answer_lost, is_transient
 
 logger = logging.getLogger(__name__)
-
-MAX_TRIES = 4  # a request is sent at most this many times within one object's run
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Call:
     args: tuple
     kwargs: dict = field(default_factory=dict)
     tries: int = 0
+    first_try: float | None = None  # time.monotonic() of its first send
 
     def send(self, client):
         return getattr(client, self.method)(*self.args, **self.kwargs)
@@ -50,10 +57,16 @@ class Call:
         return self.method in ("create", "patch", "delete")
 
     def retryable(self, exc):
-        """Transient, and sending it again cannot apply it twice (a lost create is looked up instead)."""
-        if not is_transient(exc) or self.tries >= MAX_TRIES:
+        """Transient, within the tries and the time budget, and sending it again cannot apply it twice."""
+        if not is_transient(exc) or self.tries >= settings.PROVISIONING_RETRY_TRIES:
+            return False
+        if self.first_try is not None and time.monotonic() - self.first_try > settings.PROVISIONING_RETRY_SECONDS:
             return False
         return not (self.method == "create" and answer_lost(exc))
+
+    def delay(self, exc):
+        """Seconds before the next try: none after a 429 (the pause holds every request), else a backoff."""
+        return 0.0 if isinstance(exc, ScimRateLimited) else backoff(self.tries)
 
     def bulk_operation(self):
         resource = self.args[0]
@@ -89,18 +102,16 @@ def delete(resource, resource_id):
 
 def _send(client, pacer, call, stop=None):
     call.tries += 1
+    call.first_try = call.first_try or time.monotonic()
     pacer.wait(stop)
     return call.send(client)
 
 
-def _note(pacer, call, exc):
-    if isinstance(exc, ScimRateLimited) or getattr(exc, "status", None) == 503:
-        pacer.throttle(wait_hint(exc), call.tries)
-
-
-def _backoff(call):
-    # Between tries of a failing (not throttled) request: 0.2 s, 0.4 s, 0.8 s.
-    return 0.1 * 2 ** call.tries
+def _settled(pacer, call, exc=None):
+    """Tell the pacer how the request ended; the error learns how many tries it took (for its message)."""
+    if exc is not None:
+        exc.tries = call.tries
+    pacer.answered(exc)
 
 
 def run_now(generator, client, pacer=None):
@@ -125,14 +136,14 @@ def run_now(generator, client, pacer=None):
         while True:
             try:
                 value = _send(client, pacer, call)
+                _settled(pacer, call)
                 break
             except Exception as exc:  # noqa: BLE001 - typed ScimErrors and bugs alike go back into the pipeline
-                _note(pacer, call, exc)
+                _settled(pacer, call, exc)
                 if not call.retryable(exc):
                     error = exc
                     break
-                if not isinstance(exc, ScimRateLimited):
-                    time.sleep(_backoff(call))
+                time.sleep(call.delay(exc))
 
 
 @dataclass
@@ -147,9 +158,12 @@ class BulkPolicy:
 class Driver:
     """Runs many objects' pipelines at once against one target, within its concurrency limit."""
 
-    def __init__(self, client, *, concurrency, pacer=None, bulk=None, tick=None, tick_seconds=0.5):
+    def __init__(self, client, *, concurrency, pacer=None, bulk=None, tick=None, tick_seconds=0.5, on_halt=None):
         """bulk: a BulkPolicy, or a function returning one (or None) asked when the first write is sent,
-        so that a chunk with nothing to write never reads the target's ServiceProviderConfig."""
+        so that a chunk with nothing to write never reads the target's ServiceProviderConfig.
+        on_halt(halt): called at once, in the driver's thread, when the target refuses the credentials or stops
+        answering (the chunk quarantines the job then, so that the other workers stop too)."""
+        self.on_halt = on_halt
         self.client = client
         self.concurrency = max(1, concurrency)
         self.pacer = pacer or Pacer()
@@ -167,16 +181,21 @@ class Driver:
     def run(self, subjects, start, finish, should_stop=lambda: False):
         """start(subject) → pipeline generator; finish(subject, result) once it returns.
 
-        New objects start while fewer than `room` are active, so the pool always has requests to send;
-        should_stop() is asked between objects (Stop provisioning, a lost lease)."""
+        New objects start while fewer than `room` are active, so a request is ready whenever a thread is
+        free; requests go out only to a free thread, after the gate (so a pause or a halt holds them all).
+        should_stop() is asked between objects (Stop provisioning, a lost lease). Returns the pacer's Halt,
+        or None."""
         backlog = iter(subjects)
         exhausted = stopped = False
         ready = deque()  # (subject, generator, value, error): answers to send into generators
-        inflight = {}  # future → [(subject, generator, call)]
+        waiting = deque()  # single requests waiting for a free thread (and the gate)
         for_bulk = []  # writes waiting to be combined into one POST /Bulk
         retries = []  # (not before, (subject, generator, call))
+        inflight = {}  # future → [(subject, generator, call)]
         active = 0
+        halted = False
         bulk_known = not callable(self._bulk)
+        next_tick = time.monotonic() + self.tick_seconds
 
         def sizes():
             # (operations per bulk, objects active at once): many in bulk mode, to fill the batches.
@@ -185,9 +204,8 @@ class Driver:
             return self.bulk.max_operations, self.bulk.max_operations * (self.bulk.in_flight + 1)
 
         batch, room = sizes()
-        next_tick = time.monotonic() + self.tick_seconds
 
-        def dispatch(entry):
+        def queue(entry):
             nonlocal bulk_known, batch, room
             if entry[2].writes and not bulk_known:
                 bulk_known = True
@@ -199,41 +217,43 @@ class Driver:
                 batch, room = sizes()
             if entry[2].writes and self.bulk:
                 for_bulk.append(entry)
-                if len(for_bulk) >= batch:
-                    send_bulk()
             else:
-                submit([entry])
+                waiting.append(entry)
 
-        def submit(entries):
-            calls = [call for _, _, call in entries]
-            if len(calls) == 1:
-                future = pool.submit(self._send_one, calls[0], should_stop)
-            else:
-                future = pool.submit(self._send_bulk, calls, should_stop)
-            self.requests += 1
-            inflight[future] = entries
-
-        def send_bulk():
-            while for_bulk:
+        def pump():
+            """Send what may go now: single requests to free threads, full (or final) bulks."""
+            bulks = sum(1 for future in inflight if getattr(future, "bulk", False))
+            singles = len(inflight) - bulks
+            while waiting and singles < self.concurrency and self.pacer.gate():
+                entry = waiting.popleft()
+                inflight[pool.submit(self._send_one, entry[2], should_stop)] = [entry]
+                self.requests += 1
+                singles += 1
+            final = exhausted or stopped or active >= room
+            while for_bulk and (len(for_bulk) >= batch or final) and bulks < self.bulk.in_flight and self.pacer.gate():
                 entries = self._bulk_batch(for_bulk, batch)
-                submit(entries)
+                future = pool.submit(self._send_bulk, [c for _, _, c in entries], should_stop)
+                future.bulk = True
+                inflight[future] = entries
+                self.requests += 1
+                bulks += 1
 
         def settle(future):
             for entry, result in zip(inflight.pop(future), future.result(), strict=True):
                 subject, generator, call = entry
                 if isinstance(result, Exception):
-                    _note(self.pacer, call, result)
-                    if call.retryable(result):
-                        delay = 0 if isinstance(result, ScimRateLimited) else _backoff(call)
-                        retries.append((time.monotonic() + delay, entry))
+                    _settled(self.pacer, call, result)
+                    if call.retryable(result) and self.pacer.halt is None:
+                        retries.append((time.monotonic() + call.delay(result), entry))
                     else:
                         ready.append((subject, generator, None, result))
                 else:
+                    _settled(self.pacer, call)
                     ready.append((subject, generator, result, None))
 
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="scim") as pool:
             while True:
-                stopped = stopped or should_stop()
+                stopped = stopped or should_stop() or self.pacer.halt is not None
                 while not stopped and not exhausted and active < room:
                     try:
                         subject = next(backlog)
@@ -245,7 +265,7 @@ class Driver:
                 now = time.monotonic()
                 for due in [r for r in retries if r[0] <= now]:
                     retries.remove(due)
-                    dispatch(due[1])
+                    queue(due[1])
                 while ready:
                     subject, generator, value, error = ready.popleft()
                     try:
@@ -254,26 +274,40 @@ class Driver:
                         active -= 1
                         finish(subject, done.value)
                         continue
-                    dispatch((subject, generator, call))
-                if for_bulk and (exhausted or stopped or active >= room or not inflight):
-                    send_bulk()
+                    queue((subject, generator, call))
+                if self.pacer.halt is not None and not halted:
+                    halted = True
+                    if self.on_halt:
+                        self.on_halt(self.pacer.halt)
+                if self.pacer.halt is not None:
+                    # Nothing more goes out: what waits is left for a later cycle, unlogged and not done.
+                    for _, generator, _ in [*waiting, *for_bulk, *(entry for _, entry in retries)]:
+                        generator.close()
+                        active -= 1
+                    waiting.clear()
+                    for_bulk.clear()
+                    retries.clear()
+                pump()
                 if time.monotonic() >= next_tick:
                     if self.tick:
                         self.tick()
                     next_tick = time.monotonic() + self.tick_seconds
                 if active == 0 and (exhausted or stopped):
                     break
+                timeout = max(0.0, next_tick - time.monotonic())
+                if retries:
+                    timeout = min(timeout, max(0.0, min(r[0] for r in retries) - time.monotonic()))
+                if (waiting or for_bulk) and not self.pacer.gate():
+                    timeout = min(timeout, max(0.01, self.pacer.until - time.time()), 0.05)  # paused: look again soon
                 if inflight:
-                    timeout = max(0.0, next_tick - time.monotonic())
-                    if retries:
-                        timeout = min(timeout, max(0.0, min(r[0] for r in retries) - time.monotonic()))
                     done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         settle(future)
-                elif retries:
-                    time.sleep(max(0.0, min(min(r[0] for r in retries) - time.monotonic(), self.tick_seconds)))
+                else:
+                    time.sleep(timeout)
         if self.tick:
             self.tick()
+        return self.pacer.halt
 
     def _bulk_batch(self, waiting, batch):
         """Take up to `batch` waiting writes whose operations fit the target's maxPayloadSize."""
@@ -299,6 +333,7 @@ class Driver:
         operations = [call.bulk_operation() for call in batch_calls]
         for call in batch_calls:
             call.tries += 1
+            call.first_try = call.first_try or time.monotonic()
         self.pacer.wait(should_stop)
         try:
             answers = self.client.bulk(operations)

@@ -22,6 +22,7 @@ from django.db import connections, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from provisioning.engine import quarantine
 from provisioning.engine import source as sources
 from provisioning.engine.calls import BulkPolicy, Driver
 from provisioning.engine.context import INITIATED_BY, RunContext
@@ -221,6 +222,10 @@ class Recorder(threading.Thread):
                 unchanged = self.counts.setdefault("unchanged", {})
                 unchanged["skipped"] = unchanged.get("skipped", 0) + 1
                 continue
+            if outcome.reference_failure and outcome.status == "failure":
+                # Counted apart too, as Entra's escrow thresholds count references apart.
+                reference = self.counts.setdefault("reference", {})
+                reference["failure"] = reference.get("failure", 0) + 1
             by_status = self.counts.setdefault(outcome.action, {})
             by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
         now = timezone.now()
@@ -232,7 +237,8 @@ class Recorder(threading.Thread):
 
 
 def run_chunk(chunk):
-    """Drive the chunk's objects to the end (or to Stop / a lost lease); returns "done", "stopped" or "lost"."""
+    """Drive the chunk's objects to the end (or to Stop, a lost lease, a halt); returns "done", "stopped", "lost"
+    or "halted" (then chunk.halt says why)."""
     cycle = chunk.cycle
     app = cycle.application
     phase = chunk.phase
@@ -245,6 +251,7 @@ def run_chunk(chunk):
         defer_removals=phase in (Phase.USERS, Phase.GROUPS, Phase.MEMBERS),
         log_unchanged=cycle.kind == ProvisioningCycle.Kind.INITIAL and phase in (Phase.USERS, Phase.GROUPS),
         lease_token=chunk.lease_token,
+        phase=phase,
     )
     done_ids = set(chunk.done_ids)
     started = time.monotonic()
@@ -255,14 +262,15 @@ def run_chunk(chunk):
     recorder = Recorder(ctx, chunk, pacer, done_ids, {k: dict(v) for k, v in (chunk.counts or {}).items()})
     recorder.begin()
     driver = Driver(ctx.client, concurrency=threads_per_chunk(app), pacer=pacer, bulk=lambda: bulk_policy(ctx), tick=recorder.tick,
-                    tick_seconds=recorder.interval)
+                    tick_seconds=recorder.interval, on_halt=lambda halt: quarantine.enter(app, *quarantine.for_halt(app, halt), cycle=cycle))
     stopping = lambda: recorder.stop_requested or recorder.lost or recorder.error is not None  # noqa: E731
+    halt = None
     try:
         for level in levels(chunk, objects):
             # Managers of the next level are linked (in ctx's export state) once this level is driven.
-            driver.run(level, start=lambda subject: provision(ctx, subject), finish=lambda subject, outcome: ctx.record(outcome),
-                       should_stop=stopping)
-            if stopping():
+            halt = driver.run(level, start=lambda subject: provision(ctx, subject), finish=lambda subject, outcome: ctx.record(outcome),
+                              should_stop=stopping)
+            if stopping() or halt is not None:
                 break
     finally:
         driven = time.monotonic()
@@ -273,6 +281,11 @@ def run_chunk(chunk):
                 time.monotonic() - driven, driver.requests)
     if recorder.lost:
         return "lost"
+    if halt is not None:
+        # The objects not done wait for the next attempt; the caller quarantines the job.
+        CycleChunk.objects.filter(pk=chunk.pk, lease_token=chunk.lease_token).update(state=CycleChunk.State.PENDING, lease_expires_at=None)
+        chunk.halt = halt
+        return "halted"
     if recorder.stop_requested and len(done_ids) < len(chunk.object_ids):
         CycleChunk.objects.filter(pk=chunk.pk, lease_token=chunk.lease_token).update(state=CycleChunk.State.PENDING, lease_expires_at=None)
         return "stopped"

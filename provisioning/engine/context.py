@@ -97,6 +97,7 @@ class RunContext:
     # Skips of unchanged objects are logged on demand and in initial cycles, counted in incremental ones.
     log_unchanged: bool = True
     lease_token: uuid.UUID = field(default_factory=uuid.uuid4)
+    phase: str = ""  # the cycle phase of a chunk ("references": its failures are reference failures)
     features: ServiceProviderConfig | None = None
     _client: ScimClient | None = field(default=None, repr=False)
 
@@ -420,6 +421,7 @@ class RunContext:
         if keep:
             rows = [{"application_id": app.pk, "object_type": t, "source_id": s, **row} for (t, s), row in keep.items()]
             bulk_write.insert(ExportState, rows, conflict=["application", "object_type", "source_id"], update=[*EXPORT_FIELDS, "updated_at"])
+        escrow.record(self.application, outcomes)  # first: it adds the retry schedule to the failures' entries
         logs = [o.log for o in outcomes if o.log is not None and o.log.pk is None]
         bulk_write.insert(ProvisioningLog, logs)
         created = {id(log) for log in logs}
@@ -434,7 +436,6 @@ class RunContext:
             ]
             if removals:
                 PendingRemoval.objects.bulk_create(removals, ignore_conflicts=True)
-        escrow.record(self.application, outcomes)
 
     def _lost_link(self, outcome):
         source = outcome.source

@@ -12,16 +12,18 @@ Celery tasks (provisioning/tasks.py) call begin and work; `run_cycle` runs a who
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from provisioning.engine import chunks, lifecycle, planner
+from provisioning.engine import chunks, lifecycle, planner, quarantine
+from provisioning.engine.pacing import Pacer, backoff
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
 from provisioning.engine.listing import list_target
-from provisioning.models import Application, CycleChunk, ListedTargetObject, PendingRemoval, ProvisioningCycle, RunState
+from provisioning.models import Application, CycleChunk, ListedTargetObject, PendingRemoval, ProvisioningCycle, Quarantine, RunState
 from provisioning.scim import ScimError
 
 logger = logging.getLogger(__name__)
@@ -58,13 +60,26 @@ def start_provisioning(app, *, requested_by=None):
     with transaction.atomic():
         app = Application.objects.select_for_update().get(pk=app.pk)
         active = active_cycle(app)
-        app.provisioning_enabled = True
-        if app.job_status in (Application.JobStatus.NOT_CONFIGURED, Application.JobStatus.PAUSED):
-            app.job_status = Application.JobStatus.ACTIVE if app.watermark else Application.JobStatus.NOT_RUN
-        app.save(update_fields=["provisioning_enabled", "job_status"])
+        _turn_on(app)
         if active:
             return active
         return ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=requested_by)
+
+
+def _turn_on(app):
+    app.provisioning_enabled = True
+    if app.job_status in (Application.JobStatus.NOT_CONFIGURED, Application.JobStatus.PAUSED):
+        app.job_status = Application.JobStatus.ACTIVE if app.watermark else Application.JobStatus.NOT_RUN
+    app.save(update_fields=["provisioning_enabled", "job_status"])
+
+
+def queue_after(app, *, requested_by=None, **fields):
+    """A new queued cycle even while one is still stopping (Restart): it begins when that one has ended."""
+    with transaction.atomic():
+        app = Application.objects.select_for_update().get(pk=app.pk)
+        _turn_on(app)
+        app.cycles.filter(state=RunState.QUEUED).update(state=RunState.STOPPED, finished_at=timezone.now())
+        return ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=requested_by, **fields)
 
 
 def stop_provisioning(app, *, requested_by=None):
@@ -84,10 +99,18 @@ def stop_provisioning(app, *, requested_by=None):
 # --------------------------------------------------------------------------------------------- begin
 
 
+WAIT = None  # begin(): another cycle of the app is still running; try again in a moment
+
+
 def begin(cycle_id):
-    """Claim a queued cycle and plan it; returns how many chunk workers to start (0 when it is over)."""
+    """Claim a queued cycle and plan it; returns how many chunk workers to start (0 when it is over), or WAIT
+    while another cycle of the same app still runs (one cycle at a time per app)."""
     cycle = ProvisioningCycle.objects.select_related("application").filter(pk=cycle_id).first()
-    if cycle is None or not lifecycle.claim(cycle):
+    if cycle is None or cycle.state != RunState.QUEUED:
+        return 0
+    if cycle.application.cycles.filter(state=RunState.RUNNING).exclude(pk=cycle.pk).exists():
+        return WAIT
+    if not lifecycle.claim(cycle):
         return 0
     return plan(cycle)
 
@@ -96,6 +119,9 @@ def plan(cycle):
     """Plan users and groups (again, for a cycle interrupted while planning); contact the target only if there is work."""
     app = Application.objects.get(pk=cycle.application_id)
     cycle.application = app
+    held = quarantine.active(app)
+    if held is not None and not attempt_during_quarantine(cycle, held):
+        return 0
     with transaction.atomic():
         CycleChunk.objects.filter(cycle=cycle).delete()
         PendingRemoval.objects.filter(cycle=cycle).delete()
@@ -118,6 +144,43 @@ def plan(cycle):
     return chains_wanted(cycle.pk)
 
 
+def attempt_during_quarantine(cycle, held):
+    """A cycle while the job is quarantined is an attempt: it runs only if the target answers Test connection
+    (which lifts the quarantine). TooManyDeletes waits for Allow deletes, Reject or Restart instead."""
+    app = cycle.application
+    if held.reason == quarantine.Reason.TOO_MANY_DELETES and not cycle.force_deletes:
+        fail(cycle, f"Provisioning is in quarantine (TooManyDeletes): {held.description} {held.fix}", notify=False)
+        return False
+    connection = checked_connection(app)
+    if not connection.ok:
+        quarantine.failed_attempt(app, f"{connection.message}")
+        fail(cycle, f"Still in quarantine ({held.reason}): Test connection failed: {connection.message} {connection.fix}", notify=False)
+        return False
+    quarantine.lift(app, "a successful attempt: Test connection answered", by="")
+    return True
+
+
+TRANSIENT_CONNECTION_CODES = {"TooManyRequests", "ServiceUnavailable", "InternalServerError", "Timeout", "ConnectionRefused",
+                              "ConnectionFailure"}
+
+
+def checked_connection(app, tries=3):
+    """Test connection, sent again after a pause when the target answered with a transient failure (a 500 on
+    the first request of a cycle is not a reason to fail it). A Retry-After holds every worker's requests too."""
+    pacer = Pacer(app.pk)
+    for attempt in range(1, tries + 1):
+        pacer.wait()
+        result = test_connection(app)
+        if result.ok or result.code not in TRANSIENT_CONNECTION_CODES or attempt == tries:
+            return result
+        if result.retry_after is not None or result.code in ("TooManyRequests", "ServiceUnavailable"):
+            pacer.throttle(result.retry_after, attempt)
+            pacer.sync()
+        else:
+            time.sleep(backoff(attempt))
+    return result
+
+
 def connect(cycle):
     """An initial cycle checks the connection and lists the target before its chunks run; returns "" or
     what failed. An incremental cycle sends nothing up front: an object whose export state says it is
@@ -126,8 +189,12 @@ def connect(cycle):
     if cycle.kind != ProvisioningCycle.Kind.INITIAL:
         return ""
     app = cycle.application
-    connection = test_connection(app)
+    connection = checked_connection(app)
     if not connection.ok:
+        if connection.code in ("Unauthorized", "InsufficientRights"):
+            quarantine.enter(app, quarantine.Reason.CREDENTIALS,
+                             f"{app.name} refused the Secret Token when the cycle started: {connection.message}",
+                             f"{connection.fix} Then Restart provisioning.", cycle=cycle)
         return f"Test connection failed: {connection.message} {connection.fix}".strip()
     ctx = RunContext(application=app, initiated_by=INITIATED_BY.CYCLE, cycle=cycle)
     try:
@@ -141,12 +208,22 @@ def connect(cycle):
     return ""
 
 
-def fail(cycle, error):
+def fail(cycle, error, *, notify=True):
     if lifecycle.finish(cycle, RunState.FAILED, error):
+        ListedTargetObject.objects.filter(cycle=cycle).delete()
         _schedule_next(cycle, completed=False)
-        from provisioning.notifications import notify_cycle_failure
+        if notify and quarantine.active(cycle.application) is None:  # a quarantine sends its own email
+            from provisioning.notifications import notify_cycle_failure
 
-        notify_cycle_failure(cycle.application, cycle)
+            notify_cycle_failure(cycle.application, cycle)
+
+
+def halted(cycle_id, halt):
+    """A chunk's target refused the credentials or stopped answering: quarantine the job, end the cycle."""
+    cycle = ProvisioningCycle.objects.select_related("application").get(pk=cycle_id)
+    app = cycle.application
+    held = quarantine.active(app) or quarantine.enter(app, *quarantine.for_halt(app, halt), cycle=cycle)
+    fail(cycle, f"Quarantined ({held.reason}): {held.description}", notify=False)
 
 
 # --------------------------------------------------------------------------------------------- chunks
@@ -165,7 +242,11 @@ def work(cycle_id):
     """One worker's turn: run the next chunk, advance the cycle; returns how many workers to send next."""
     chunk = chunks.claim_next(cycle_id)
     if chunk is not None:
-        if chunks.run_chunk(chunk) == "lost":
+        outcome = chunks.run_chunk(chunk)
+        if outcome == "lost":
+            return 0
+        if outcome == "halted":
+            halted(cycle_id, chunk.halt)
             return 0
     advance(cycle_id)
     return chains_wanted(cycle_id)
@@ -205,14 +286,33 @@ def finalize(cycle_id):
         Application.objects.filter(pk=cycle.application_id, watermark=cycle.watermark_from).update(watermark=cycle.watermark_to)
         _schedule_next(cycle, completed=True)
         ListedTargetObject.objects.filter(cycle=cycle).delete()
-        PendingRemoval.objects.filter(cycle=cycle).delete()
+        PendingRemoval.objects.filter(cycle=cycle, staged=False).delete()
+    escrow_thresholds(cycle)
     from provisioning.notifications import notify_cycle_failures
 
-    notify_cycle_failures(cycle.application, cycle)
+    if quarantine.active(cycle.application) is None:
+        notify_cycle_failures(cycle.application, cycle)
+
+
+def escrow_thresholds(cycle):
+    """Entra's escrow thresholds, on the cycle's counts: past one, the job goes into quarantine."""
+    processed = failed = reference_failed = 0
+    for counts in CycleChunk.objects.filter(cycle=cycle).values_list("counts", flat=True):
+        for action, by_status in (counts or {}).items():
+            if action == "reference":
+                reference_failed += by_status.get("failure", 0)
+            elif action != "unchanged":
+                processed += sum(by_status.values())
+                failed += by_status.get("failure", 0)
+    verdict = quarantine.for_escrow(cycle.application, processed, failed, reference_failed)
+    if verdict is not None:
+        quarantine.enter(cycle.application, *verdict, cycle=cycle)
 
 
 def _schedule_next(cycle, *, completed):
     app = Application.objects.get(pk=cycle.application_id)
+    if quarantine.active(app) is not None:
+        return  # the quarantine's next attempt is the next cycle
     still_on = Application.objects.filter(pk=app.pk, provisioning_enabled=True)
     status = {"job_status": Application.JobStatus.ACTIVE} if completed else {}
     still_on.update(next_cycle_at=timezone.now() + timedelta(minutes=app.provisioning_interval_minutes), **status)
@@ -220,7 +320,8 @@ def _schedule_next(cycle, *, completed):
 
 def run_cycle(cycle):
     """The whole cycle in this process, one chunk at a time (tests, benchmarks, `provision --here`)."""
-    begin(cycle.pk)
+    while begin(cycle.pk) is WAIT:
+        time.sleep(0.2)
     while True:
         cycle.refresh_from_db()
         if cycle.state != RunState.RUNNING:
@@ -230,8 +331,6 @@ def run_cycle(cycle):
             continue
         if not chunks.claimable(cycle).exists() and chunks.running(cycle).exists():
             lifecycle.heartbeat(cycle)
-            import time
-
             time.sleep(0.2)  # another worker holds the rest; wait for it or for its lease to expire
             continue
         work(cycle.pk)
@@ -244,10 +343,16 @@ def queue_due_cycles(now=None):
     """Queue a cycle for every app whose provisioning is On and whose next cycle is due."""
     now = now or timezone.now()
     queued = []
-    for app in Application.objects.filter(provisioning_enabled=True, next_cycle_at__lte=now):
+    for app in Application.objects.filter(provisioning_enabled=True, next_cycle_at__lte=now).exclude(job_status=Application.JobStatus.QUARANTINE):
         with transaction.atomic():
             # Conditional update: two beat ticks (or two beats) cannot both queue one.
             taken = Application.objects.filter(pk=app.pk, next_cycle_at=app.next_cycle_at).update(next_cycle_at=None)
+            if taken and active_cycle(app) is None:
+                queued.append(ProvisioningCycle.objects.create(application=app, kind=_kind(app)))
+    for app in quarantine.due_attempts(now):
+        with transaction.atomic():
+            held = quarantine.active(app)
+            taken = Quarantine.objects.filter(pk=held.pk, next_attempt_at=held.next_attempt_at).update(next_attempt_at=None) if held else 0
             if taken and active_cycle(app) is None:
                 queued.append(ProvisioningCycle.objects.create(application=app, kind=_kind(app)))
     return queued

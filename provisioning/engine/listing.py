@@ -9,7 +9,8 @@ startIndex) is matched by filter queries instead.
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from provisioning.engine import keys
+from provisioning.engine import calls, keys
+from provisioning.engine.pacing import Pacer
 from provisioning.engine.source import GROUP, USER
 from provisioning.models import ListedTargetObject
 from provisioning.scim import ScimError
@@ -24,10 +25,14 @@ class CannotList(Exception):
 
 
 def list_target(cycle, ctx):
-    """Store the target's users and groups for this cycle; returns "" or why the target was not listed."""
+    """Store the target's users and groups for this cycle; returns "" or why the target was not listed.
+
+    Pages go through calls.run_now with the app's pacing: a 429 or 5xx is retried as any request is, and a
+    Retry-After holds the chunks that come after."""
     ListedTargetObject.objects.filter(cycle=cycle).delete()
     features = ctx.target_features()
     count = max(10, min(features.filter_max_results or 200, 500))
+    pacer = Pacer(cycle.application_id)
     try:
         for object_type, resource in RESOURCES.items():
             mapping = ctx.object_mappings.get(object_type)
@@ -35,17 +40,26 @@ def list_target(cycle, ctx):
                 continue
             paths = [m.target_attribute for m in ctx.matching_mappings(object_type)]
             excluded = ["members"] if object_type == GROUP else None
-            _list(cycle, ctx, object_type, resource, paths, count, excluded)
+            _list(cycle, ctx, pacer, object_type, resource, paths, count, excluded)
     except (ScimError, CannotList) as exc:
         ListedTargetObject.objects.filter(cycle=cycle).delete()
         logger.info("cycle %s: the target could not be listed, matching by filter instead: %s", cycle.cycle_id, exc)
         return str(exc)
+    finally:
+        pacer.sync()
     return ""
 
 
-def _list(cycle, ctx, object_type, resource, paths, count, excluded):
+def _page(client, pacer, resource, start, count, excluded):
+    def call():
+        return (yield calls.Call("list_page", (resource, start, count), {"excluded_attributes": excluded}))
+
+    return calls.run_now(call(), client, pacer)
+
+
+def _list(cycle, ctx, pacer, object_type, resource, paths, count, excluded):
     client = ctx.client
-    first, total = client.list_page(resource, 1, count, excluded_attributes=excluded)
+    first, total = _page(client, pacer, resource, 1, count, excluded)
     seen = set()
     _store(cycle, object_type, first, paths, seen)
     if total is None:
@@ -59,7 +73,7 @@ def _list(cycle, ctx, object_type, resource, paths, count, excluded):
         raise CannotList(f"GET /{resource} said totalResults {total} but returned no resources")
     starts = list(range(1 + page, total + 1, page))
     with ThreadPoolExecutor(max(1, min(ctx.application.max_concurrent_requests, 8))) as pool:
-        for resources, _ in pool.map(lambda start: client.list_page(resource, start, page, excluded_attributes=excluded), starts):
+        for resources, _ in pool.map(lambda start: _page(client, pacer, resource, start, page, excluded), starts):
             _store(cycle, object_type, resources, paths, seen)
 
 

@@ -40,6 +40,7 @@ from provisioning.engine.steps import (
 )
 from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
 from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
+from provisioning.scim.client import UNCONFIRMED
 from provisioning.scim.errors import answer_lost
 
 logger = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
         ))
     if result.removal is not None:
         return Outcome(source, None, DEFERRED, result.action, export=result.export, removal=result.removal)
+    result.reference_failure = result.status == Status.FAILURE and ctx.phase == "references"
     entry = None
     if result.logged:
         entry = log or ProvisioningLog(**ctx.log_fields())
@@ -521,7 +523,10 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
         raise Skip("EntrySynchronizationSkipped", f"'{name}' differs from the target, but Update is not enabled in Target Object Actions.", Action.UPDATE)
     operations = payload.patch_operations(changes, current, entra_compatible=ctx.application.entra_compatible)
     try:
-        yield calls.patch(kind.resource, target.id, operations)
+        answer = yield calls.patch(kind.resource, target.id, operations)
+        if answer is UNCONFIRMED:
+            # 200 with nothing in it: read the object back rather than log an update that may not have happened.
+            answer = yield calls.get(kind.resource, target.id, list(kind.excluded) or None)
     except ScimNotFound as exc:
         if target.resource is not None:
             recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
@@ -548,6 +553,20 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
     except ScimError as exc:
         recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
         raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
+    if isinstance(answer, dict):
+        ignored = payload.diff({c.path: c.new for c in changes}, answer)
+        if ignored:
+            listed = ", ".join(f"{c.path} (still {display(c.old)})" for c in ignored)
+            result.export = linked_export(ctx, source, kind, target.id, previous) if previous else None
+            recorder.record(ACTION, FAILURE, f"{app_name} answered the update of {kind.title} '{name}' with success, but its answer "
+                            f"does not hold the change: {listed}", modified_section(result.modified))
+            raise ObjectFailure(
+                "UpdateNotApplied",
+                f"{app_name} said the update of {kind.title} '{name}' succeeded, but the {kind.noun} it returned does not hold "
+                f"the new values: {listed}.",
+                f"The target ignored part of the update. Check in {app_name} whether these attributes can be changed (read-only, "
+                "or another name); if they cannot, remove their mappings or apply them Only during object creation.",
+            )
     return changes, evaluation
 
 

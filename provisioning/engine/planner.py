@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from provisioning.engine import deletion_protection
 from provisioning.engine.source import GROUP, USER
 from provisioning.models import (
     Application,
@@ -260,7 +261,11 @@ def plan_removals(cycle):
             rows.append(PendingRemoval(cycle=cycle, object_type=object_type, source_id=source_id, source_pk=None,
                                        removal=removal, reason=f"the {object_type} was deleted from the directory"))
     PendingRemoval.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    ids = list(PendingRemoval.objects.filter(cycle=cycle).order_by("pk").values_list("pk", flat=True))
+    if cycle.force_deletes:
+        deletion_protection.take_held(cycle)
+    if deletion_protection.hold_if_too_many(cycle):
+        return 0
+    ids = list(PendingRemoval.objects.filter(cycle=cycle, staged=False).order_by("pk").values_list("pk", flat=True))
     return _write_chunks(cycle, Phase.REMOVALS, ids)
 
 
@@ -274,16 +279,24 @@ PLANNERS = {
 
 
 def plan_start(cycle):
-    """Users and groups, when the cycle starts; returns how many objects they hold."""
-    planned = plan_users(cycle) + plan_groups(cycle)
+    """Users and groups, when the cycle starts; returns how many objects they hold. Allow deletes (a cycle
+    of ForceDeletes alone) sends the held removals and nothing else."""
+    planned = 0 if removals_only(cycle) else plan_users(cycle) + plan_groups(cycle)
     cycle.planned_phase = Phase.GROUPS
     return planned
+
+
+def removals_only(cycle):
+    return cycle.force_deletes and cycle.restart_scopes == "ForceDeletes"
 
 
 def plan_next(cycle):
     """Plan the phases after cycle.planned_phase until one has work; returns that phase, or None when all are planned."""
     start = PHASES.index(cycle.planned_phase) + 1 if cycle.planned_phase else 0
     for phase in PHASES[start:]:
+        if removals_only(cycle) and phase != Phase.REMOVALS:
+            cycle.planned_phase = phase
+            continue
         planned = PLANNERS[phase](cycle)
         cycle.planned_phase = phase
         if planned:

@@ -6,9 +6,9 @@ from django.db.models import Count as CountOf
 from django.db.models import Sum
 from django.utils import timezone
 
-from provisioning.engine import lifecycle
+from provisioning.engine import deletion_protection, escrow, lifecycle, quarantine
 from provisioning.engine.planner import PHASES
-from provisioning.models import Application, CycleChunk, Escrow, ExportState, ProvisioningCycle, ProvisioningLog, RunState
+from provisioning.models import Application, CycleChunk, ExportState, ProvisioningCycle, ProvisioningLog, RunState
 
 Phase = ProvisioningCycle.Phase
 NOUNS = {Phase.USERS: "users", Phase.GROUPS: "groups", Phase.MEMBERS: "groups", Phase.REFERENCES: "users", Phase.REMOVALS: "objects"}
@@ -59,6 +59,12 @@ class Overview:
     users_in_target: int = 0
     groups_in_target: int = 0
     escrowed: int = 0
+    escrowed_references: int = 0
+    escrow_reasons: list = field(default_factory=list)  # [(error code, count, example)]
+    quarantine: object = None  # the active Quarantine
+    held_deletes: int = 0
+    held_cycle: object = None
+    restart: str = ""  # "Restarted by grace at … with Watermark, Escrows, QuarantineState"
     statistics: dict = field(default_factory=dict)
     is_running: bool = False
     is_interrupted: bool = False
@@ -76,6 +82,9 @@ def overview(app):
     progress = cycle_progress(cycle) if cycle else Progress()
     counts, unchanged = cycle_counts(cycle) if cycle else ([], 0)
     interrupted = bool(cycle and lifecycle.is_interrupted(cycle))
+    escrowed, references, reasons = escrow.summary(app)
+    held = deletion_protection.held(app)
+    held_cycle = held.select_related("cycle").first()
     return Overview(
         status_code=_status_code(app),
         status_label=_status_label(app),
@@ -86,7 +95,13 @@ def overview(app):
         unchanged=unchanged,
         users_in_target=linked.get("user", 0),
         groups_in_target=linked.get("group", 0),
-        escrowed=Escrow.objects.filter(application=app).count(),
+        escrowed=escrowed,
+        escrowed_references=references,
+        escrow_reasons=reasons,
+        quarantine=quarantine.active(app),
+        held_deletes=held.count(),
+        held_cycle=held_cycle.cycle if held_cycle else None,
+        restart=_restart_text(cycle),
         statistics={
             "completed": last_completed.finished_at if last_completed else None,
             "duration_seconds": last_completed.duration_seconds if last_completed else None,
@@ -96,6 +111,14 @@ def overview(app):
         is_running=bool(cycle and cycle.is_active),
         is_interrupted=interrupted,
     )
+
+
+def _restart_text(cycle):
+    if cycle is None or not cycle.restart_scopes:
+        return ""
+    who = f" by {cycle.requested_by.get_username()}" if cycle.requested_by_id else ""
+    when = timezone.localtime(cycle.created_at).strftime("%-m/%-d/%Y, %-I:%M:%S %p")
+    return f"Restarted{who} on {when} with {cycle.restart_scopes.replace(',', ', ')}."
 
 
 def cycle_progress(cycle, now=None):
@@ -127,6 +150,8 @@ def cycle_counts(cycle):
         for action, by_status in (counts or {}).items():
             if action == "unchanged":
                 unchanged += sum(by_status.values())
+                continue
+            if action == "reference":  # reference failures, counted in their action too
                 continue
             for status, n in by_status.items():
                 totals[(action, status)] = totals.get((action, status), 0) + n
@@ -202,3 +227,81 @@ def _cycle_text(cycle, progress, counts, unchanged, interrupted):
     if cycle.state == RunState.STOPPED:
         return f"{kind} stopped after {progress.done} of {progress.planned} objects (what was done stays done)."
     return f"{kind} failed: {cycle.error}"
+
+
+# --------------------------------------------------------------------------------- Graph's synchronizationStatus
+
+
+def _iso(moment):
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+GRAPH_CODES = {
+    Application.JobStatus.NOT_CONFIGURED: "NotConfigured",
+    Application.JobStatus.NOT_RUN: "NotRun",
+    Application.JobStatus.ACTIVE: "Active",
+    Application.JobStatus.PAUSED: "Paused",
+    Application.JobStatus.QUARANTINE: "Quarantine",
+}
+
+
+def _execution(cycle):
+    if cycle is None:
+        return None
+    rows, unchanged = cycle_counts(cycle)
+    exported = sum(r.n for r in rows if r.status == "success" and r.action != "other")
+    failed = sum(r.n for r in rows if r.status == "failure")
+    state = {"completed": "EntryLevelErrors" if failed else "Succeeded", "failed": "Failed", "stopped": "Failed"}.get(cycle.state, "Running")
+    return {
+        "activityIdentifier": str(cycle.cycle_id),
+        "countEntitled": sum(r.n for r in rows) + unchanged,
+        "countExported": exported,
+        "countEscrowed": failed,
+        "error": {"code": "CycleFailed", "message": cycle.error} if cycle.error else None,
+        "state": state,
+        "timeBegan": _iso(cycle.started_at),
+        "timeEnded": _iso(cycle.finished_at),
+    }
+
+
+def synchronization_status(app):
+    """The job's status in Graph's synchronizationStatus shape (app_status, the API), plus what Graph leaves out:
+    escrow counts and reasons, held deletions."""
+    view = overview(app)
+    last = app.cycles.exclude(state__in=[RunState.QUEUED, RunState.RUNNING]).first()
+    last_success = app.cycles.filter(state=RunState.COMPLETED).first()
+    failures_in_a_row = 0
+    for state in app.cycles.exclude(state__in=[RunState.QUEUED, RunState.RUNNING]).values_list("state", flat=True)[:50]:
+        if state == RunState.COMPLETED:
+            break
+        failures_in_a_row += 1
+    held = view.quarantine
+    running = view.cycle if view.is_running else None
+    return {
+        "code": GRAPH_CODES.get(view.status_code, "NotRun"),
+        "countSuccessiveCompleteFailures": failures_in_a_row,
+        "escrowsPruned": False,
+        "lastExecution": _execution(last),
+        "lastSuccessfulExecution": _execution(last_success),
+        "progress": [
+            {"completedUnits": phase.done, "totalUnits": phase.total, "units": phase.phase,
+             "progressObservationDateTime": _iso(timezone.now())}
+            for phase in view.progress.phases
+        ] if running else [],
+        "quarantine": {
+            "currentBegan": _iso(held.began_at),
+            "nextAttempt": _iso(held.next_attempt_at),
+            "reason": held.reason,
+            "seriesBegan": _iso(held.began_at),
+            "seriesCount": held.attempts,
+            "error": {"code": held.reason, "message": held.description, "tenantActionable": True, "recommendedFix": held.fix},
+        } if held else None,
+        "synchronizedEntryCountByType": [
+            {"key": "user", "value": view.users_in_target}, {"key": "group", "value": view.groups_in_target},
+        ],
+        "escrowed": {
+            "count": view.escrowed, "references": view.escrowed_references,
+            "reasons": [{"code": code, "count": n, "example": example} for code, n, example in view.escrow_reasons],
+        },
+        "stagedDeletes": view.held_deletes,
+    }

@@ -8,7 +8,8 @@ from provisioning.models import Application
 TENANT_URL_EXAMPLE = "https://app.example.com/scim/v2"
 TENANT_URL_INVALID = f"Tenant URL is not a valid URL: enter your app's SCIM base URL, e.g. {TENANT_URL_EXAMPLE}"
 MANUAL_REFUSED = "To stop provisioning, set Provisioning Status to Off"
-# Settings > Advanced: how often and how fast the engine works on this app.
+# Settings: accidental-deletion prevention; Advanced: how often and how fast the engine works on this app.
+DELETIONS = ["prevent_accidental_deletions", "deletion_threshold"]
 ADVANCED = ["provisioning_interval_minutes", "max_concurrent_requests", "use_bulk"]
 
 
@@ -35,12 +36,13 @@ class ProvisioningSettingsForm(forms.ModelForm):
     # The page's order, so the error summary lists problems top to bottom.
     field_order = [
         "provisioning_mode", "tenant_url", "secret_token", "entra_compatible",
-        "notification_email", "notify_on_failure", "scope", "provisioning_status", *ADVANCED,
+        "notification_email", "notify_on_failure", "scope", "provisioning_status", *DELETIONS, *ADVANCED,
     ]
 
     class Meta:
         model = Application
-        fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope", *ADVANCED]
+        fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope",
+                  *DELETIONS, *ADVANCED]
         error_messages = {
             "tenant_url": {
                 "invalid": TENANT_URL_INVALID,
@@ -54,6 +56,11 @@ class ProvisioningSettingsForm(forms.ModelForm):
                 "min_value": "Provisioning interval must be at least 5 minutes: shorter would start cycles back to back.",
                 "max_value": "Provisioning interval can be at most 1440 minutes (24 hours), so that changes reach the target daily.",
                 "required": "Provisioning interval is required: enter the minutes between cycles, e.g. 40 as Entra uses.",
+            },
+            "deletion_threshold": {
+                "invalid": "Accidental deletion threshold must be a whole number of disables and deletes, e.g. 500.",
+                "min_value": "Accidental deletion threshold must be at least 1; to turn the protection off, clear "
+                             "Prevent accidental deletions instead.",
             },
             "max_concurrent_requests": {
                 "invalid": "Concurrent requests must be a whole number from 1 to 64.",
@@ -70,7 +77,7 @@ class ProvisioningSettingsForm(forms.ModelForm):
         self.has_saved_token = instance.has_secret_token
         kwargs.setdefault("initial", {})["provisioning_status"] = "on" if instance.provisioning_enabled else "off"
         super().__init__(*args, instance=instance, **kwargs)
-        for name in ("provisioning_interval_minutes", "max_concurrent_requests"):
+        for name in ("provisioning_interval_minutes", "max_concurrent_requests", "deletion_threshold"):
             field = self.fields[name]
             # Left out of a post (an older form, a script): keep what is saved rather than refuse the Save.
             field.required = False
@@ -91,12 +98,14 @@ class ProvisioningSettingsForm(forms.ModelForm):
         )
 
     @property
-    def advanced_fields(self):
-        return [self[name] for name in ADVANCED]
+    def extra_sections(self):
+        """(heading, anchor, fields) of the Settings' sub-sections, in page order."""
+        return [("Prevent accidental deletions", "deletions", [self[name] for name in DELETIONS]),
+                ("Advanced", "advanced", [self[name] for name in ADVANCED])]
 
     @property
     def advanced_errors(self):
-        return any(self[name].errors for name in ADVANCED)
+        return any(self[name].errors for name in (*DELETIONS, *ADVANCED))
 
     @property
     def manual_locked(self):
@@ -110,6 +119,10 @@ class ProvisioningSettingsForm(forms.ModelForm):
     def clean_provisioning_interval_minutes(self):
         value = self.cleaned_data.get("provisioning_interval_minutes")
         return self.instance.provisioning_interval_minutes if value is None else value
+
+    def clean_deletion_threshold(self):
+        value = self.cleaned_data.get("deletion_threshold")
+        return self.instance.deletion_threshold if value is None else value
 
     def clean_max_concurrent_requests(self):
         value = self.cleaned_data.get("max_concurrent_requests")

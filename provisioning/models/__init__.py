@@ -3,7 +3,17 @@ from .assignments import Assignment
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
-from .runs import CycleChunk, Escrow, ExportState, ListedTargetObject, OnDemandRun, PendingRemoval, ProvisioningCycle, RunState
+from .runs import (
+    CycleChunk,
+    Escrow,
+    ExportState,
+    ListedTargetObject,
+    OnDemandRun,
+    PendingRemoval,
+    ProvisioningCycle,
+    Quarantine,
+    RunState,
+)
 
 __all__ = [
     "Application",
@@ -21,6 +31,7 @@ __all__ = [
     "PendingRemoval",
     "ProvisioningCycle",
     "ProvisioningLog",
+    "Quarantine",
     "RunState",
     "ScopingClause",
     "ScopingFilter",

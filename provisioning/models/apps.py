@@ -79,6 +79,21 @@ class Application(models.Model):
         "bulk endpoint misbehaves.",
     )
 
+    # Accidental-deletion prevention, as Entra: at or over the threshold in one cycle, none of its disables
+    # and deletes is sent until an admin allows them.
+    prevent_accidental_deletions = models.BooleanField(
+        "Prevent accidental deletions",
+        default=True,
+        help_text="Hold a cycle's disables and deletes when there are as many as the threshold, and wait for an "
+        "administrator to allow or reject them.",
+    )
+    deletion_threshold = models.PositiveIntegerField(
+        "Accidental deletion threshold",
+        default=500,
+        validators=[MinValueValidator(1)],
+        help_text="Disables and deletes together, per cycle. At this many, none of them is sent.",
+    )
+
     job_status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.NOT_CONFIGURED)
     next_cycle_at = models.DateTimeField(null=True, blank=True)
     # Advanced only when a cycle completes; incremental cycles read source changes since then.

@@ -12,6 +12,8 @@ class ProvisioningLog(models.Model):
         UPDATE = "update", "Update"
         DELETE = "delete", "Delete"
         DISABLE = "disable", "Disable"
+        # A disable or delete held back by the accidental-deletion threshold (Entra's StagedDelete).
+        STAGED_DELETE = "staged", "StagedDelete"
         OTHER = "other", "Other"
 
     class Status(models.TextChoices):
@@ -58,6 +60,8 @@ class ProvisioningLog(models.Model):
             models.Index(fields=["application", "-created_at"]),
             models.Index(fields=["application", "status", "-created_at"]),
             models.Index(fields=["application", "action", "-created_at"]),
+            # The Overview's failure reasons link to the entries of one error code.
+            models.Index(fields=["application", "error_code", "-created_at"]),
             # The Cycle ID filter and the Overview's per-cycle counts.
             models.Index(fields=["cycle", "-created_at"]),
             # The Identity filter's exact UPN match (iexact compares UPPER(source_upn)).

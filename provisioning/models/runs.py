@@ -79,6 +79,10 @@ class ProvisioningCycle(Run):
     target_listed = models.BooleanField(default=False)
     # When this cycle planned its members phase: membership changes after it are the next cycle's.
     members_checked_at = models.DateTimeField(null=True, blank=True)
+    # Restart provisioning: the reset scopes it was asked with ("Watermark,Escrows,QuarantineState").
+    restart_scopes = models.CharField(max_length=128, blank=True)
+    # Allow deletes (Restart with ForceDeletes): this cycle sends the held disables and deletes, and only them.
+    force_deletes = models.BooleanField(default=False)
 
     class Meta(Run.Meta):
         pass
@@ -207,6 +211,8 @@ class PendingRemoval(models.Model):
     source_pk = models.BigIntegerField(null=True, blank=True)
     removal = models.CharField(max_length=8, choices=Removal.choices)
     reason = models.TextField()
+    # Held by the accidental-deletion threshold until an administrator allows or rejects them.
+    staged = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cycle", "object_type", "source_id"], name="unique_pending_removal")]
@@ -250,3 +256,44 @@ class Escrow(models.Model):
 
     def __str__(self):
         return f"{self.object_type} {self.source_id}: {self.error_code} ({self.attempts} attempts)"
+
+
+class Quarantine(models.Model):
+    """A provisioning job in quarantine (Graph's synchronizationQuarantine): why, since when, the next attempt.
+
+    One row per quarantine event; the active one has no lifted_at. While it is active the app's job status
+    is Quarantine and cycles wait for next_attempt_at (6 h, 12 h, 24 h, then daily; after 28 days the job
+    is disabled)."""
+
+    class Reason(models.TextChoices):
+        # Graph's quarantineReason values, which admins search for.
+        CREDENTIALS = "EncounteredQuarantineException", "EncounteredQuarantineException"
+        PROPORTION = "EncounteredEscrowProportionThreshold", "EncounteredEscrowProportionThreshold"
+        BASE = "EncounteredBaseEscrowThreshold", "EncounteredBaseEscrowThreshold"
+        TOTAL = "EncounteredTotalEscrowThreshold", "EncounteredTotalEscrowThreshold"
+        TOO_MANY_DELETES = "TooManyDeletes", "TooManyDeletes"
+
+    application = models.ForeignKey("provisioning.Application", on_delete=models.CASCADE, related_name="quarantines")
+    cycle = models.ForeignKey(ProvisioningCycle, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=64, choices=Reason.choices)
+    # What happened and which request or threshold decided it, in a sentence; and what to do.
+    description = models.TextField()
+    fix = models.TextField()
+    began_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)  # failed attempts since it began (seriesCount)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt = models.TextField(blank=True)  # when the latest attempt ran and what it got back
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lifted_by = models.CharField(max_length=150, blank=True)
+    lifted_how = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        ordering = ["-began_at"]
+
+    def __str__(self):
+        return f"{self.reason} since {self.began_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def active(self):
+        return self.lifted_at is None

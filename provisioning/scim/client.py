@@ -43,6 +43,8 @@ LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 USER_AGENT = "Provisioning-Portal (SCIM 2.0 client)"
+# PATCH answered 200 with an empty body: applied or not, the target does not say.
+UNCONFIRMED = type("Unconfirmed", (), {"__repr__": lambda self: "UNCONFIRMED", "__bool__": lambda self: False})()
 # Guards against servers that ignore startIndex and return the same page forever.
 MAX_PAGES = 1000
 
@@ -353,11 +355,15 @@ class ScimClient:
         return self._resource(self.send("POST", path, body=resource), "POST", path)
 
     def patch(self, resource_type: str, resource_id, operations: list[dict]) -> dict | None:
+        """None for 204 No Content (RFC 7644 §3.5.2: applied); the resource for a 200 with it; UNCONFIRMED for
+        a 200 with no body, which says nothing about what the target did (the caller reads it back)."""
         path = _resource_path(resource_type, resource_id)
         body = {"schemas": [PATCH_OP], "Operations": list(operations)}
-        response = self.send("PATCH", path, body=body)
-        if response.status_code == 204 or not response.content.strip():
+        response = self._ok(self.send("PATCH", path, body=body), "PATCH", path)
+        if response.status_code == 204:
             return None
+        if not response.content.strip():
+            return UNCONFIRMED
         return self._resource(response, "PATCH", path)
 
     def delete(self, resource_type: str, resource_id) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -65,6 +65,8 @@ class ConnectionResult:
     checked_url: str
     # Things that work but should be fixed (a trailing slash, plain http, no Groups endpoint).
     warnings: tuple[str, ...] = field(default=())
+    # A 429 or 503's Retry-After, in seconds: how long the target asked every request to wait.
+    retry_after: float | None = None
 
 
 def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, transport=None) -> ConnectionResult:
@@ -224,18 +226,18 @@ class _Check:
         if status == 429:
             wait = parse_retry_after(response.headers.get("retry-after"))
             when = f"; it asks to retry after {wait:g} seconds" if wait is not None else ""
-            return self.fail(
+            return replace(self.fail(
                 f"The target is throttling requests (HTTP 429 Too Many Requests){when}.",
                 "Wait a moment and test again. If it persists, ask the target's vendor to raise the rate limit "
                 "for this token.",
                 "TooManyRequests", details,
-            )
+            ), retry_after=wait)
         if status >= 500:
-            return self.fail(
+            return replace(self.fail(
                 f"The target failed while answering the user query (HTTP {status_text(status)}){said}.",
                 "The request reached the target but it failed. Check the target's status and logs, then test again.",
                 "ServiceUnavailable" if status == 503 else "InternalServerError", details,
-            )
+            ), retry_after=parse_retry_after(response.headers.get("retry-after")) if status == 503 else None)
         return self.fail(
             f"The target answered the user query with HTTP {status_text(status)}{said}.",
             FILTER_FIX, INCOMPATIBLE, details,

@@ -157,11 +157,13 @@ class ScimRateLimited(ScimError):
 
     def __init__(self, problem: str, *, retry_after: float | None = None, **kwargs):
         self.retry_after = retry_after
-        wait = f"after {retry_after:g} seconds" if retry_after is not None else "later"
+        wait = f"the {retry_after:g} seconds it asked for (Retry-After)" if retry_after is not None else "a growing pause"
         kwargs.setdefault(
             "recommended_fix",
-            f"The target is throttling requests; the change is retried {wait}. If it keeps happening, ask the "
-            "target's vendor to raise the rate limit for this token.",
+            f"The target is throttling requests. Every request to it waited {wait} and this one was sent again "
+            "a few times within the cycle; an object that still fails is retried in later cycles. If it keeps "
+            "happening, lower Concurrent requests under Provisioning > Settings > Advanced, or ask the target's "
+            "vendor to raise the rate limit for this token.",
         )
         super().__init__(problem, **kwargs)
 
@@ -170,8 +172,9 @@ class ScimServerError(ScimError):
     retry_after = None  # a 503 may carry Retry-After
     default_code = "InternalServerError"
     default_fix = (
-        "The target failed while handling the request; the change is retried in a later cycle. If it keeps "
-        "failing, check the target's status and logs."
+        "The target failed while handling the request. It was sent again a few times within the cycle; an "
+        "object that still fails is retried in later cycles. If it keeps failing, check the target's status "
+        "and logs."
     )
 
 
@@ -196,8 +199,9 @@ _CONNECTION_FIXES = {
     "and that the target service is running.",
     "tls": "The secure connection to the target failed. Check that the target's certificate is valid, not "
     "expired, issued for the Tenant URL's host name and trusted, and that the URL's http/https is right.",
-    "timeout": "The target did not answer in time; the change is retried in a later cycle. If it keeps "
-    "happening, check the target's health and the network between this server and the target.",
+    "timeout": "The target did not answer in time. The request was sent again a few times within the cycle "
+    "(a create only after checking that it had not been made); an object that still fails is retried in "
+    "later cycles. If it keeps happening, check the target's health and the network to it.",
     "other": "The connection to the target failed. Check the Tenant URL and the network path to the target.",
 }
 
@@ -214,16 +218,31 @@ class ScimConnectionError(ScimError):
 
 # ---------------------------------------------------------------- what to do about an error
 
+TRANSIENT = "transient"  # worth sending again in a moment: throttling, an overloaded or restarting target, no answer
+PERMANENT = "permanent"  # this request will fail the same way until the data or the configuration changes
+CREDENTIAL = "credential"  # the target refuses the token: every request fails; stop and quarantine
+BROKEN = "broken"  # the target does not answer as a SCIM service (HTML, not JSON, a redirect, DNS, TLS)
+
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Worth sending again in a moment: throttling, a failing or overloaded target, no answer."""
+def error_kind(exc: BaseException) -> str:
+    """The one classification every part of the engine uses (DESIGN.md, Bad days)."""
+    if isinstance(exc, ScimAuthError):
+        return CREDENTIAL
     if isinstance(exc, ScimRateLimited):
-        return True
+        return TRANSIENT
     if isinstance(exc, ScimConnectionError):
-        return exc.reason in ("timeout", "refused", "other")
-    return isinstance(exc, ScimError) and exc.status in TRANSIENT_STATUSES
+        return TRANSIENT if exc.reason in ("timeout", "refused", "other") else BROKEN
+    if isinstance(exc, ScimProtocolError):
+        return BROKEN
+    if isinstance(exc, ScimError) and exc.status in TRANSIENT_STATUSES:
+        return TRANSIENT
+    return PERMANENT
+
+
+def is_transient(exc: BaseException) -> bool:
+    return error_kind(exc) == TRANSIENT
 
 
 def answer_lost(exc: BaseException) -> bool:

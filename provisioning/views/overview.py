@@ -4,10 +4,14 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning import tasks
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
+from provisioning.engine.restart import RestartError, restart_provisioning
+from provisioning.engine.restart import allow_deletes as restart_allow_deletes
+from provisioning.engine.restart import reject_deletes as restart_reject_deletes
+from provisioning.forms.restart import RestartForm
 from provisioning.engine.status import overview
 from provisioning.models import Application, ProvisioningCycle, ProvisioningLog
 from provisioning.roles import administrators_only, readers_only
@@ -94,9 +98,64 @@ def stop(request, app_id):
     return redirect("apps:overview", app.id)
 
 
+@require_http_methods(["GET", "POST"])
+@administrators_only
+def restart(request, app_id):
+    """Restart provisioning with the reset scopes the admin ticks (the blade's default: Watermark, Escrows,
+    QuarantineState)."""
+    app = get_object_or_404(Application, pk=app_id)
+    form = RestartForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                cycle = restart_provisioning(app, form.cleaned_data["scopes"], requested_by=request.user)
+                transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.id))
+        except (ProvisioningNotConfigured, RestartError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Provisioning restarted with {', '.join(form.cleaned_data['scopes'])}: the "
+                                      f"{cycle.get_kind_display().lower()} is queued.")
+            return redirect("apps:overview", app.id)
+    context = {"app": app, "blade_tab": "overview", "form": form, "scopes": RestartForm.explanations(),
+               "running": app.cycles.filter(state=ProvisioningCycle.State.RUNNING).exists()}
+    return render(request, "overview/restart.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@administrators_only
+def allow_deletes(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    try:
+        with transaction.atomic():
+            cycle = restart_allow_deletes(app, requested_by=request.user)
+            transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.id))
+    except (ProvisioningNotConfigured, RestartError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Deletes allowed: a cycle that sends exactly the held disables and deletes is queued.")
+    return redirect("apps:overview", app.id)
+
+
+@require_POST
+@administrators_only
+def reject_deletes(request, app_id):
+    app = get_object_or_404(Application, pk=app_id)
+    try:
+        count = restart_reject_deletes(app, requested_by=request.user)
+    except RestartError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Rejected: the {count} held disables and deletes were dropped and provisioning is paused. "
+                                  "Fix the cause (a scoping filter, an assignment), then Restart provisioning.")
+    return redirect("apps:overview", app.id)
+
+
 urlpatterns = [
     path("apps/<int:app_id>/", overview_page, name="overview"),
     path("apps/<int:app_id>/status/", overview_status, name="overview_status"),
     path("apps/<int:app_id>/start/", start, name="start"),
     path("apps/<int:app_id>/stop/", stop, name="stop"),
+    path("apps/<int:app_id>/restart/", restart, name="restart"),
+    path("apps/<int:app_id>/allow-deletes/", allow_deletes, name="allow_deletes"),
+    path("apps/<int:app_id>/reject-deletes/", reject_deletes, name="reject_deletes"),
 ]

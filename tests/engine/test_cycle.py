@@ -629,6 +629,7 @@ def test_queries_and_requests_do_not_grow_with_the_directory(scim_server, settin
     settings.PROVISIONING_CHUNK_SIZE = 500
     settings.PROVISIONING_CHUNKS_IN_PARALLEL = 1
     settings.PROVISIONING_RECORD_SECONDS = 600
+    settings.PROVISIONING_GATE_SECONDS = 600  # the pause/quarantine look-ups are per time, not per object
     costs = []
     for size in (60, 300):
         app = factories.ApplicationFactory(tenant_url=scim_server.tenant_url(), secret_token=scim_server.token,

@@ -250,7 +250,7 @@ def test_429_carries_retry_after_in_seconds(misbehaving_server):
     with ScimClient(server.url, SECRET) as c, pytest.raises(ScimRateLimited) as caught:
         c.find_by("Users", "userName", "x")
     assert (caught.value.retry_after, caught.value.code, caught.value.status) == (7.0, "TooManyRequests", 429)
-    assert "after 7 seconds" in caught.value.recommended_fix
+    assert "waited the 7 seconds it asked for (Retry-After)" in caught.value.recommended_fix
 
 
 def test_429_carries_retry_after_given_as_an_http_date(misbehaving_server):

@@ -44,18 +44,23 @@ class Command(BaseCommand):
                             help="'assigned' (default): sync only assigned users and groups; 'all': sync all users and groups")
         parser.add_argument("--entra-compatible", action="store_true", help="send requests as Entra does by default")
         parser.add_argument("--assign-all", action="store_true", help="assign every directory user to the application")
+        parser.add_argument("--deletion-threshold", type=int, metavar="N",
+                            help="hold a cycle's disables and deletes when there are N or more (default 500; 0 turns it off)")
 
-    def handle(self, *args, name, tenant_url, token_file, scope, entra_compatible, assign_all, **options):
+    def handle(self, *args, name, tenant_url, token_file, scope, entra_compatible, assign_all, deletion_threshold, **options):
         token = self._read_token(token_file)
         try:
             app, assigned = create_application(name, tenant_url=tenant_url, token=token, scope=scope,
-                                               entra_compatible=entra_compatible, assign_all=assign_all)
+                                               entra_compatible=entra_compatible, assign_all=assign_all,
+                                               deletion_threshold=deletion_threshold)
         except SetupError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Created application {app.pk}: {app.name}"))
         details = [f"scope {app.scope}", "Entra-compatible requests" if app.entra_compatible else "RFC 7644 requests"]
         if assign_all:
             details.append(f"{assigned} users assigned")
+        details.append(f"accidental deletion threshold {app.deletion_threshold}" if app.prevent_accidental_deletions
+                       else "accidental-deletion prevention off")
         self.stdout.write(f"{', '.join(details)}. Provisioning Status is Off: turn it On in the portal to start the initial cycle.")
 
     def _read_token(self, file):

@@ -7,6 +7,9 @@ from django.db import transaction
 
 from provisioning import tasks
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning
+from provisioning.engine.restart import DEFAULT, SCOPES, RestartError, restart_provisioning
+from provisioning.engine.restart import allow_deletes as restart_allow_deletes
+from provisioning.engine.restart import reject_deletes as restart_reject_deletes
 from provisioning.engine.status import cycle_counts, overview
 from provisioning.models import Application, RunState
 
@@ -31,15 +34,33 @@ class Command(BaseCommand):
         parser.add_argument("app", help="the application's name (or its id)")
         parser.add_argument("--wait", action="store_true", help="print progress until the cycle ends, then its counts")
         parser.add_argument("--timeout", type=float, default=6 * 3600, help="with --wait: give up after this many seconds")
+        what = parser.add_mutually_exclusive_group()
+        what.add_argument("--restart", metavar="SCOPE[,SCOPE…]", nargs="?", const=",".join(DEFAULT),
+                          help=f"Restart provisioning with these reset scopes ({', '.join(SCOPES)}; default {', '.join(DEFAULT)})")
+        what.add_argument("--allow-deletes", action="store_true", help="send the disables and deletes the threshold held back")
+        what.add_argument("--reject-deletes", action="store_true", help="drop the held disables and deletes and pause provisioning")
 
-    def handle(self, *args, app, wait, timeout, **options):
+    def handle(self, *args, app, wait, timeout, restart, allow_deletes, reject_deletes, **options):
         application = find_app(app)
+        if reject_deletes:
+            try:
+                count = restart_reject_deletes(application)
+            except RestartError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"Rejected {count} held disables and deletes of {application.name}; provisioning is paused until "
+                              "it is restarted.")
+            return
         try:
             with transaction.atomic():
-                cycle = start_provisioning(application)
+                if allow_deletes:
+                    cycle = restart_allow_deletes(application)
+                elif restart is not None:
+                    cycle = restart_provisioning(application, restart)
+                else:
+                    cycle = start_provisioning(application)
                 if cycle.state == RunState.QUEUED:
                     transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.pk))
-        except ProvisioningNotConfigured as exc:
+        except (ProvisioningNotConfigured, RestartError) as exc:
             raise CommandError(str(exc)) from None
         verb = "queued" if cycle.state == RunState.QUEUED else "already running"
         self.stdout.write(f"{cycle.get_kind_display()} {cycle.cycle_id} of {application.name} {verb}.")
