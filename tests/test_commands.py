@@ -376,3 +376,80 @@ class TestProvision:
         DirectoryUserFactory(job_title="")
         with pytest.raises(CommandError, match=r"1 object\(s\) failed: see the provisioning logs of Slack\."):
             call_command("provision", "Slack", "--wait", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+class TestBadDayCommands:
+    """create_app --deletion-threshold, provision --restart/--allow-deletes/--reject-deletes, app_status."""
+
+    @pytest.fixture
+    def enqueued(self, monkeypatch):
+        from provisioning import tasks
+
+        ids = []
+        monkeypatch.setattr(tasks.run_cycle, "delay", lambda cycle_id: ids.append(cycle_id))
+        return ids
+
+    @pytest.fixture
+    def held(self):
+        from provisioning.engine import quarantine
+        from provisioning.models import Quarantine
+        from tests.factories import PendingRemovalFactory, ProvisioningCycleFactory
+
+        app = ApplicationFactory(name="Slack", provisioning_enabled=True)
+        PendingRemovalFactory.create_batch(2, cycle=ProvisioningCycleFactory(application=app, state="completed"), staged=True)
+        quarantine.enter(app, Quarantine.Reason.TOO_MANY_DELETES, *quarantine.for_deletes(app, 2, 0)[1:])
+        return app
+
+    @pytest.mark.parametrize(("given", "prevent", "threshold"), [([], True, 500), (["--deletion-threshold", "40"], True, 40),
+                                                                 (["--deletion-threshold", "0"], False, 500)])
+    def test_create_app_sets_the_deletion_threshold(self, token_file, given, prevent, threshold):
+        create_app("Slack", "--tenant-url", "https://scim.example.com/scim/v2", "--token-file", str(token_file), *given)
+        app = Application.objects.get()
+        assert (app.prevent_accidental_deletions, app.deletion_threshold) == (prevent, threshold)
+
+    def test_a_negative_threshold_is_refused(self, token_file):
+        with pytest.raises(CommandError, match=r"must be 0 \(off\) or more disables and deletes per cycle, not -1"):
+            create_app("Slack", "--tenant-url", "https://scim.example.com/scim/v2", "--token-file", str(token_file),
+                       "--deletion-threshold", "-1")
+
+    def test_restart_with_scopes(self, enqueued, django_capture_on_commit_callbacks):
+        app = ApplicationFactory(name="Slack")
+        out = io.StringIO()
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("provision", "Slack", "--restart", "Watermark,Escrows", stdout=out)
+        cycle = app.cycles.get()
+        assert enqueued == [cycle.pk] and cycle.restart_scopes == "Watermark,Escrows"
+
+    def test_restart_with_an_unknown_scope_lists_the_valid_ones(self):
+        ApplicationFactory(name="Slack")
+        with pytest.raises(CommandError, match="Unknown reset scope Everything: use any of Watermark"):
+            call_command("provision", "Slack", "--restart", "Everything")
+
+    def test_allow_deletes_queues_a_force_deletes_cycle(self, held, enqueued, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("provision", "Slack", "--allow-deletes", stdout=io.StringIO())
+        cycle = held.cycles.get(state="queued")
+        assert cycle.force_deletes and enqueued == [cycle.pk]
+
+    def test_reject_deletes_says_what_it_dropped(self, held):
+        out = io.StringIO()
+        call_command("provision", "Slack", "--reject-deletes", stdout=out)
+        assert "Rejected 2 held disables and deletes of Slack; provisioning is paused" in out.getvalue()
+
+    def test_allow_deletes_with_nothing_held_says_so(self):
+        ApplicationFactory(name="Slack")
+        with pytest.raises(CommandError, match="nothing to allow"):
+            call_command("provision", "Slack", "--allow-deletes")
+
+    def test_app_status_in_graphs_shape(self, held):
+        out = io.StringIO()
+        call_command("app_status", "Slack", "--json", stdout=out)
+        status = json.loads(out.getvalue())
+        assert status["code"] == "Quarantine"
+        assert status["quarantine"]["reason"] == "TooManyDeletes" and status["quarantine"]["nextAttempt"] is None
+        assert status["stagedDeletes"] == 2
+        text = io.StringIO()
+        call_command("app_status", "Slack", stdout=text)
+        assert "Quarantine: TooManyDeletes since" in text.getvalue()
+        assert "Held disables and deletes: 2 (provision --allow-deletes or --reject-deletes)" in text.getvalue()

@@ -17,7 +17,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from provisioning.engine import deletion_protection
@@ -72,6 +72,13 @@ def _escrow_due(app, object_type, now):
     return Escrow.objects.filter(application=app, object_type=object_type, next_retry_at__lte=now, source_pk__isnull=False)
 
 
+def _waiting(app, object_type, now):
+    """An escrowed object that is not due and has not changed since it failed waits for its retry time, even
+    inside the watermark margin (a failure costs a request each time; an unchanged export costs none)."""
+    return Escrow.objects.filter(application=app, object_type=object_type, source_pk=OuterRef("pk"), reference=False,
+                                 next_retry_at__gt=now, last_failed_at__gte=OuterRef("updated_at"))
+
+
 def user_candidates(cycle):
     """The pks of the users this cycle evaluates (a queryset)."""
     app = cycle.application
@@ -85,8 +92,9 @@ def user_candidates(cycle):
         )
     since = _since(cycle)
     if since is not None:
-        due = _escrow_due(app, USER, timezone.now()).filter(reference=False).values("source_pk")
-        users = users.filter(Q(updated_at__gt=since) | Q(pk__in=due))
+        now = timezone.now()
+        due = _escrow_due(app, USER, now).filter(reference=False).values("source_pk")
+        users = users.filter((Q(updated_at__gt=since) & ~Exists(_waiting(app, USER, now))) | Q(pk__in=due))
     return users
 
 
@@ -102,9 +110,11 @@ def group_candidates(cycle):
         )
     since = _since(cycle)
     if since is not None:
-        due = _escrow_due(app, GROUP, timezone.now()).values("source_pk")
+        now = timezone.now()
+        due = _escrow_due(app, GROUP, now).values("source_pk")
         pending = ExportState.objects.filter(application=app, object_type=GROUP, members_pending=True).values("source_id")
-        groups = groups.filter(Q(updated_at__gt=since) | Q(pk__in=due) | Q(object_id__in=pending))
+        groups = groups.filter((Q(updated_at__gt=since) & ~Exists(_waiting(app, GROUP, now))) | Q(pk__in=due)
+                               | Q(object_id__in=pending))
     return groups
 
 

@@ -158,9 +158,12 @@ def for_escrow(app, processed, failed, reference_failed):
 
 def for_deletes(app, disables, deletes):
     total = disables + deletes
+    parts = [f"disabled {disables:,} {'object' if disables == 1 else 'objects'}" if disables else "",
+             f"deleted {deletes:,} {'object' if deletes == 1 else 'objects'}" if deletes else ""]
+    what = " and ".join(part for part in parts if part) + (f" ({total:,} together)" if disables and deletes else "")
     return (
         Reason.TOO_MANY_DELETES,
-        f"This cycle would have disabled {disables:,} and deleted {deletes:,} objects in {app.name} ({total:,} together), "
+        f"This cycle would have {what} in {app.name}, "
         f"at or over the accidental deletion threshold of {app.deletion_threshold:,}. None of them was sent; each is "
         "logged as StagedDelete with the reason.",
         "Look at the StagedDelete entries. If the disables and deletes are intended, choose Allow deletes; if not (a "

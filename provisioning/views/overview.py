@@ -104,7 +104,7 @@ def restart(request, app_id):
     """Restart provisioning with the reset scopes the admin ticks (the blade's default: Watermark, Escrows,
     QuarantineState)."""
     app = get_object_or_404(Application, pk=app_id)
-    form = RestartForm(request.POST or None)
+    form = RestartForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():

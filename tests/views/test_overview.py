@@ -242,3 +242,83 @@ def test_not_configured_app_says_so(admin_client):
     text = admin_client.get(url("overview", app)).text
     assert "Provisioning is not configured." in text
     assert url("provisioning", app) in text
+
+
+# Bad days: quarantine banner, escrow reasons, held deletes, Restart provisioning
+
+
+def quarantined(app, reason="EncounteredQuarantineException"):
+    from provisioning.engine import quarantine
+
+    return quarantine.enter(app, reason, "Slack refused the Secret Token: GET /Users answered 401 Unauthorized.",
+                            "Generate a new token in Slack, then Restart provisioning.")
+
+
+def test_the_quarantine_banner_says_why_since_when_and_what_to_do(admin_client, app):
+    quarantined(app)
+    page = admin_client.get(url("overview", app)).content.decode()
+    assert "Quarantine: EncounteredQuarantineException" in page
+    assert "Slack refused the Secret Token: GET /Users answered 401 Unauthorized." in page
+    assert "Generate a new token in Slack, then Restart provisioning." in page
+    assert "Next attempt" in page and reverse("apps:restart", args=[app.id]) in page
+
+
+def test_held_deletes_offer_allow_and_reject_to_administrators_only(admin_client, helpdesk_client, app):
+    from tests.factories import PendingRemovalFactory
+
+    PendingRemovalFactory.create_batch(3, cycle=ProvisioningCycleFactory(application=app, state="completed"), staged=True)
+    quarantined(app, "TooManyDeletes")
+    page = admin_client.get(url("overview", app)).content.decode()
+    assert "Allow deletes (3)" in page and ">Reject<" in page and "View the 3 held entries" in page
+    assert "None: it waits for an administrator" in page
+    assert "Allow deletes" not in helpdesk_client.get(url("overview", app)).content.decode()
+    assert helpdesk_client.post(url("allow_deletes", app)).status_code == 403
+    assert helpdesk_client.post(url("reject_deletes", app)).status_code == 403
+
+
+def test_escrowed_objects_are_counted_with_their_reasons_and_links(admin_client, app):
+    from tests.factories import EscrowFactory
+
+    EscrowFactory.create_batch(2, application=app, error_code="SchemaViolation", error_description="title is too long")
+    EscrowFactory(application=app, error_code="ReferenceNotFound", reference=True)
+    page = admin_client.get(url("overview", app)).content.decode()
+    assert "SchemaViolation" in page and "title is too long" in page
+    assert f"{reverse('apps:logs', args=[app.id])}?status=failure&amp;error_code=SchemaViolation" in page
+
+
+def test_restart_page_ticks_the_blades_default_and_explains_each_scope(admin_client, app):
+    page = admin_client.get(url("restart", app)).content.decode()
+    for scope in ("Watermark", "Escrows", "QuarantineState"):
+        assert f'value="{scope}" id="scope-{scope}" checked' in page
+    assert 'value="ConnectorDataStore" id="scope-ConnectorDataStore">' in page
+    assert "a duplicate account" in page
+
+
+def test_restart_queues_a_cycle_with_the_chosen_scopes(admin_client, app, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url("restart", app), {"scopes": ["Watermark", "ForceDeletes"]})
+    assert response.status_code == 302
+    cycle = app.cycles.get()
+    assert enqueued == [cycle.pk] and cycle.restart_scopes == "Watermark,ForceDeletes" and cycle.force_deletes
+
+
+def test_restart_without_a_scope_says_what_to_choose(admin_client, app):
+    response = admin_client.post(url("restart", app), {})
+    assert response.status_code == 400
+    assert "Choose at least one thing to reset" in response.content.decode()
+    assert helpdesk_forbidden_restart(app)
+
+
+def helpdesk_forbidden_restart(app):
+    from django.test import Client
+
+    from tests.factories import HelpdeskFactory
+
+    client = Client()
+    client.force_login(HelpdeskFactory())
+    return client.post(url("restart", app), {"scopes": ["Watermark"]}).status_code == 403
+
+
+def test_allow_deletes_with_nothing_held_says_so(admin_client, app):
+    response = admin_client.post(url("allow_deletes", app), follow=True)
+    assert "nothing to allow" in response.content.decode()
