@@ -10,7 +10,7 @@ one chunk, advances the cycle and sends the next workers, so on-demand runs inte
 from celery import shared_task
 
 from provisioning.engine import cycle as cycles
-from provisioning.engine import on_demand
+from provisioning.engine import dry_run, on_demand
 from provisioning.models import OnDemandRun
 
 
@@ -46,6 +46,12 @@ def plan_cycle(cycle_id):
 def run_cycle_chunk(cycle_id):
     """Run the next chunk of a cycle (any worker may), then send the workers it can use next."""
     _send_workers(cycle_id, cycles.work(cycle_id))
+
+
+@shared_task(time_limit=3600)
+def run_dry_run(dry_run_id):
+    """A whole cycle evaluated with only reads sent (engine/dry_run.py); one process, rolled back."""
+    dry_run.run_dry_run(dry_run_id)
 
 
 @shared_task(time_limit=120)

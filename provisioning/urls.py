@@ -1,12 +1,13 @@
 """URL map. Each area's routes live beside its views (provisioning/views/<area>.py: `urlpatterns`)."""
 
-from provisioning.views import applications, assignments, logs, mappings, on_demand, overview, settings_page
+from provisioning.views import applications, assignments, dry_runs, logs, mappings, on_demand, overview, settings_page
 
 app_name = "apps"
 
 urlpatterns = [
     *applications.urlpatterns,
     *overview.urlpatterns,
+    *dry_runs.urlpatterns,
     *settings_page.urlpatterns,
     *assignments.urlpatterns,
     *on_demand.urlpatterns,

@@ -142,7 +142,7 @@ def levels(chunk, objects):
 
 
 def bulk_policy(ctx):
-    if not ctx.application.use_bulk:
+    if not ctx.application.use_bulk or ctx.dry_run:
         return None
     features = ctx.target_features()
     if not (features.bulk and features.bulk_max_operations):

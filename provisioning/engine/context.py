@@ -147,6 +147,10 @@ class RunContext:
         return sorted((m for m in mapping.attribute_mappings.all() if m.is_matching), key=lambda m: (m.matching_precedence or 0, m.position))
 
     @property
+    def dry_run(self):
+        return bool(self.cycle is not None and self.cycle.dry_run)
+
+    @property
     def sync_all(self):
         return self.application.scope == Application.Scope.ALL
 
@@ -156,6 +160,10 @@ class RunContext:
             limit = self.application.max_concurrent_requests
             self._client = ScimClient(self.application.tenant_url, self.application.get_secret_token(),
                                       timeout=settings.SCIM_TIMEOUT_SECONDS, max_connections=limit)
+            if self.dry_run:
+                from provisioning.engine.dry_run import ReadOnlyClient
+
+                self._client = ReadOnlyClient(self._client)
         return self._client
 
     def target_features(self):

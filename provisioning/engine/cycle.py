@@ -108,7 +108,7 @@ def begin(cycle_id):
     cycle = ProvisioningCycle.objects.select_related("application").filter(pk=cycle_id).first()
     if cycle is None or cycle.state != RunState.QUEUED:
         return 0
-    if cycle.application.cycles.filter(state=RunState.RUNNING).exclude(pk=cycle.pk).exists():
+    if not cycle.dry_run and cycle.application.cycles.filter(state=RunState.RUNNING).exclude(pk=cycle.pk).exists():
         return WAIT
     if not lifecycle.claim(cycle):
         return 0
@@ -120,7 +120,8 @@ def plan(cycle):
     app = Application.objects.get(pk=cycle.application_id)
     cycle.application = app
     held = quarantine.active(app)
-    if held is not None and not attempt_during_quarantine(cycle, held):
+    # A dry run evaluates what the next cycle would do whatever the job's state; it is no attempt.
+    if held is not None and not cycle.dry_run and not attempt_during_quarantine(cycle, held):
         return 0
     with transaction.atomic():
         CycleChunk.objects.filter(cycle=cycle).delete()
@@ -212,7 +213,7 @@ def fail(cycle, error, *, notify=True):
     if lifecycle.finish(cycle, RunState.FAILED, error):
         ListedTargetObject.objects.filter(cycle=cycle).delete()
         _schedule_next(cycle, completed=False)
-        if notify and quarantine.active(cycle.application) is None:  # a quarantine sends its own email
+        if notify and not cycle.dry_run and quarantine.active(cycle.application) is None:  # a quarantine sends its own email
             from provisioning.notifications import notify_cycle_failure
 
             notify_cycle_failure(cycle.application, cycle)
@@ -290,7 +291,7 @@ def finalize(cycle_id):
     escrow_thresholds(cycle)
     from provisioning.notifications import notify_cycle_failures
 
-    if quarantine.active(cycle.application) is None:
+    if not cycle.dry_run and quarantine.active(cycle.application) is None:
         notify_cycle_failures(cycle.application, cycle)
 
 

@@ -193,7 +193,8 @@ def _sync_members(ctx, source, mapping, target_id, desired, membership, whole_gr
         before = len(membership.current)
         after = before + len(membership.added) - len(membership.removed)
         result.modified.append({"name": "members", "old": f"{before} members",
-                                "new": f"{after} members (+{len(membership.added)}, −{len(membership.removed)})"})
+                                "new": f"{after} members (+{len(membership.added)}, −{len(membership.removed)})",
+                                "added": len(membership.added), "removed": len(membership.removed)})
 
 
 def _names(ctx, target_ids):

@@ -1,5 +1,6 @@
 from .apps import Application
 from .assignments import Assignment
+from .dry_runs import DryRun, DryRunEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
@@ -23,6 +24,8 @@ __all__ = [
     "DeletedDirectoryObject",
     "DirectoryGroup",
     "DirectoryUser",
+    "DryRun",
+    "DryRunEntry",
     "Escrow",
     "ExportState",
     "ListedTargetObject",

@@ -83,6 +83,8 @@ class ProvisioningCycle(Run):
     restart_scopes = models.CharField(max_length=128, blank=True)
     # Allow deletes (Restart with ForceDeletes): this cycle sends the held disables and deletes, and only them.
     force_deletes = models.BooleanField(default=False)
+    # A dry run's cycle: writes are answered by engine/dry_run.ReadOnlyClient, never sent; its transaction is rolled back.
+    dry_run = models.BooleanField(default=False)
 
     class Meta(Run.Meta):
         pass

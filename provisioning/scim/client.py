@@ -335,6 +335,8 @@ class ScimClient:
         resource = ci_get(answer, "response")
         if isinstance(resource, dict) and resource.get("id"):
             return resource
+        if method == "PATCH":
+            return None  # a bulk result carries a status and a location, not the resource (RFC 7644 §3.7.3): applied
         location = ci_get(answer, "location") or ""
         resource_id = str(location).rstrip("/").rsplit("/", 1)[-1] if location else ""
         if method == "POST" and not resource_id:

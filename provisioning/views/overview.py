@@ -50,6 +50,7 @@ def _context(app):
         "job_status_label": Application.JobStatus(status.status_code).label,
         "counts": count_table(status.counts),
         "cycle_failed": bool(status.cycle and status.cycle.state == ProvisioningCycle.State.FAILED),
+        "last_dry_run": app.dry_runs.first(),
     }
 
 
