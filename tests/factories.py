@@ -235,3 +235,22 @@ class ListedTargetObjectFactory(factory.django.DjangoModelFactory):
     match_key = factory.Sequence(lambda n: f"username:user{n}@contoso.example")
     target_id = factory.Faker("hexify", text="^" * 32)
     resource = factory.LazyAttribute(lambda o: {"id": o.target_id, "userName": o.match_key.split(":", 1)[1]})
+
+
+class DryRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DryRun
+
+    application = factory.SubFactory(ApplicationFactory)
+    kind = "initial"
+
+
+class DryRunEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.DryRunEntry
+
+    dry_run = factory.SubFactory(DryRunFactory)
+    object_type = "user"
+    source_id = factory.Faker("uuid4")
+    action = "create"
+    status = "success"

@@ -80,6 +80,7 @@ class Pacer:
         kind = error_kind(exc)
         if isinstance(exc, ScimRateLimited) or getattr(exc, "status", None) == 503:
             self.throttle(getattr(exc, "retry_after", None), getattr(exc, "tries", 1))
+            self.sync()  # publish the pause now, not at the next gate: the other workers stop sooner
         if kind == CREDENTIAL and self.halt is None:
             request = f"{exc.method} {exc.path}".strip()
             self.halt = Halt("credentials", f"The target refused the Secret Token: {request} answered {exc.status or 'an error'}.", exc)

@@ -123,15 +123,21 @@ def test_throttling_and_5xx_are_retried_honouring_retry_after(app, upstream, pro
         workers("second")
     cycle = start_provisioning(app)
     tasks.run_cycle.delay(cycle.pk)
+    killed_at = None
     if kill:
         wait_for(lambda: ProvisioningLog.objects.filter(cycle=cycle).count() > 20, 120, "some objects done")
         first.kill()
+        killed_at = time.time()
     cycle = wait_for(lambda: ended(cycle), 180, "the cycle to end")
 
     assert cycle.state == RunState.COMPLETED, cycle.error
     assert correct(app, upstream) == []
     log = proxy.log()
     throttled = [r for r in log if r["fault"] == "throttle"]
+    assert throttled
+    if killed_at is not None:
+        # A 429 answered to the worker in the moment it was killed may have died with it, unshared.
+        throttled = [r for r in throttled if not killed_at - 0.5 < r["answered"] <= killed_at]
     assert throttled and [r for r in log if r["fault"] in ("error500", "error503")]
     # After a 429 is answered, nothing is sent until its Retry-After has passed (in flight excepted: 50 ms).
     for answer in throttled:
@@ -238,7 +244,7 @@ def test_a_scoping_change_over_the_threshold_disables_nobody_until_allowed(app, 
     assert staged.count() == 600
     assert "because" in staged.first().error_description and "accidental deletion threshold (500)" in staged.first().error_description
     held = Quarantine.objects.get(application=app, lifted_at__isnull=True)
-    assert held.reason == "TooManyDeletes" and "disabled 600 and deleted 0" in held.description
+    assert held.reason == "TooManyDeletes" and "would have disabled 600 objects in" in held.description
     wait_for(lambda: smtp.messages, 10, "the email")
     assert len(smtp.messages) == 1 and "TooManyDeletes" in smtp.messages[0]["Subject"]
 

@@ -66,7 +66,7 @@ def test_group_is_created_with_its_provisioned_members(scim_app, scim_server, te
     members = next(s for s in log.steps[-1]["sections"] if s["title"] == "Members")
     assert [users[3].display_name, "left out: not provisioned to this app"] in members["rows"]
     assert [users[0].display_name, "added"] in members["rows"]
-    assert {"name": "members", "old": "0 members", "new": "3 members (+3, −0)"} in log.modified_properties
+    assert {"name": "members", "old": "0 members", "new": "3 members (+3, −0)", "added": 3, "removed": 0} in log.modified_properties
 
 
 def test_unchanged_group_is_skipped(scim_app, team):

@@ -84,6 +84,7 @@ def world():
     log = factories.ProvisioningLogFactory(application=app, cycle=cycle, status="failure", steps=[
         {"key": "import", "name": "Import user", "status": "success", "description": "x", "sections": []}])
     run = factories.OnDemandRunFactory(application=app)
+    dry_run = factories.DryRunEntryFactory(dry_run__application=app, dry_run__state="completed").dry_run
     user_mapping = app.object_mappings.get(object_type="user")
     scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping)
     factories.ScopingClauseFactory(scoping_filter=scoping_filter)
@@ -91,6 +92,7 @@ def world():
         "app_id": app.pk,
         "log_id": log.pk,
         "run_id": run.pk,
+        "dry_run_id": dry_run.pk,
         "object_type": "user",
         "mapping_id": user_mapping.attribute_mappings.first().pk,
         "filter_id": scoping_filter.pk,
