@@ -42,6 +42,7 @@ from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
 from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
 from provisioning.scim.client import UNCONFIRMED
 from provisioning.scim.errors import answer_lost
+from provisioning.scim.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Result:
     logged: bool = True
     reference_failure: bool = False
     adopted: bool = False  # a create found the object already in the target (409, or its own lost answer)
+    traffic: Traffic = field(default_factory=Traffic)  # the SCIM requests this object made
 
 
 @dataclass
@@ -120,9 +122,9 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
                 )
                 raise ObjectFailure(connection_failure.code, connection_failure.message, connection_failure.fix)
             if kind is GROUP_KIND:
-                yield from group_steps(ctx, source, recorder, result, members)
+                yield from calls.traced(group_steps(ctx, source, recorder, result, members), result.traffic)
             else:
-                yield from user_steps(ctx, source, recorder, result)
+                yield from calls.traced(user_steps(ctx, source, recorder, result), result.traffic)
         except ScimError as exc:
             # E.g. the client refusing an unusable Tenant URL or token before any request.
             raise from_scim_error(exc, f"provision {kind.title} '{source.name}'") from exc
@@ -174,6 +176,7 @@ def _fill(entry, source, kind, result, steps, started):
     entry.recommended_fix = result.recommended_fix
     entry.steps = steps
     entry.modified_properties = result.modified
+    entry.traffic = result.traffic.as_json()
     entry.duration_ms = int((time.monotonic() - started) * 1000)
 
 
@@ -430,6 +433,7 @@ def create(ctx, source, kind, attributes, mapping, recorder, result, *, members=
     evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=True, value_exists=value_exists(ctx, kind),
                                    resolve=resolver(ctx))
     sent = {path: value for path, value in evaluation.values.items() if path not in kind.excluded}
+    result.traffic.mask(evaluation.values.get(path) for path in evaluation.redacted)
     result.modified = _modified(((path, None, value) for path, value in sent.items()), evaluation.redacted)
     body = payload.build_resource(kind.title, sent, entra_compatible=ctx.application.entra_compatible, members=members)
     try:
@@ -507,6 +511,7 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
     """PATCH the attributes whose desired value differs from the target's; returns (changes, evaluation)."""
     name, app_name = source.name, ctx.application.name
     evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=False, resolve=resolver(ctx))
+    result.traffic.mask(evaluation.values.get(path) for path in evaluation.redacted)
     desired = {p: v for p, v in evaluation.values.items() if p not in kind.excluded}
     previous = dict(state.exported) if state is not None and state.linked and state.target_id == target.id else {}
     # Without a read of the target, what was last exported is what it holds.
