@@ -45,8 +45,9 @@ JSON_KEYS = {"cycle__cycle_id": "cycle_id", "application__job_id": "job_id", "re
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def entries(queryset, *, chunk_size=CHUNK_SIZE, fields=None):
+def entries(queryset, *, chunk_size=None, fields=None):
     """Every entry of the queryset as a dict of `fields`, newest first, one page of chunk_size rows per query."""
+    chunk_size = chunk_size or CHUNK_SIZE
     names = list(fields or [name for name, _ in FIELDS])
     ordered = queryset.order_by("-created_at", "-id").values("id", *names)
     last = None
