@@ -25,7 +25,8 @@ PLACES = [
     (r"the Provisioning page", "settings", ""),
     (r"Target Object Actions", "mappings", "settings-form"),
     (r"Mappings > Scoping|the scoping filter(?: '[^']+')?|Edit the filter|scoping filters?", "scoping", ""),
-    (r"(?:under |in the )?Mappings", "mappings", ""),
+    (r"(?:under |in the )?Mappings|(?:that attribute's|the attribute's|the|its|their) mappings?(?: named in the detail)?",
+     "mappings", ""),
     (r"Assign users and groups|Users and groups|assign the (?:user|group)(?: to the application)?", "assignments", ""),
     (r"Restart provisioning|restart provisioning", "overview", ""),
 ]
