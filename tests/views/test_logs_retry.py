@@ -70,3 +70,9 @@ def test_a_refused_retry_says_why_on_the_entry(admin_client, scim_app):
     response = admin_client.post(retry_url(gone))
     assert response.status_code == 400
     assert "&#x27;Gone Person&#x27; is no longer in the directory" in response.text
+
+
+def test_the_run_page_of_a_retry_links_back_to_the_failed_entry(admin_client, failed):
+    response = admin_client.post(retry_url(failed))
+    page = admin_client.get(response.url).text
+    assert "Retry of" in page and detail_url(failed) in page
