@@ -482,6 +482,11 @@ def test_bulk_creates_travel_in_post_bulk(scim_app, scim_server, assigned):
     assert sent.get("POST /Bulk") and "POST /Users" not in sent
     assert outcomes(cycle) == [("group", "create", "success")] + [("user", "create", "success")] * 12
     assert len(target_users(scim_app, scim_server.token)) == 12
+    # Each entry keeps its own operation of the POST /Bulk, not the whole request.
+    entry = ProvisioningLog.objects.filter(cycle=cycle, object_type="user").first()
+    [post] = entry.traffic
+    assert (post["method"], post["status"], post["via"]) == ("POST", 201, "POST /Bulk")
+    assert post["url"].endswith("/Users") and entry.source_upn in post["request_body"]
 
 
 def test_bulk_an_operation_that_fails_fails_only_its_object(scim_app, scim_server, assigned, monkeypatch):
