@@ -159,6 +159,8 @@ def _evaluate_filter(spec, lookup):
 def evaluate_clause(clause: Clause, actual: object) -> ClauseResult:
     """One clause against the attribute's value (None when the object has no such attribute)."""
     passed, why = _test(clause.operator, clause.value, actual)
+    if why.startswith("it has no value"):
+        why = f"{clause.attribute} has no value, and scoping filters are false for an empty value"
     explanation = f"{clause.text} — value was {_show(actual)}"
     if why:
         explanation += f" ({why})"
@@ -175,7 +177,7 @@ def _test(operator, expected, actual):
     if operator == "IS NOT NULL":
         return not empty, ""
     if empty:
-        return False, "scoping filters are false for a null or empty value"
+        return False, "it has no value, and scoping filters are false for an empty value"
     if isinstance(actual, (list, tuple, set, frozenset, dict)):
         return False, "multi-valued and complex attributes cannot be used in scoping filters"
     if operator in ("IS TRUE", "IS FALSE"):
@@ -194,18 +196,27 @@ def _test(operator, expected, actual):
         return found is (operator == "REGEX MATCH"), ""
     match operator:
         case "EQUALS":
-            return text == expected, ""
+            return text == expected, _case_only(text == expected, text.lower() == expected.lower(), operator)
         case "NOT EQUALS":
             return text != expected, ""
         case "Includes":
-            return expected in text, ""
+            return expected in text, _case_only(expected in text, expected.lower() in text.lower(), operator)
         case "ENDS_WITH":
-            return text.endswith(expected), ""
+            passed = text.endswith(expected)
+            return passed, _case_only(passed, text.lower().endswith(expected.lower()), operator)
         case "&":
-            return text in expected, ""
+            return text in expected, _case_only(text in expected, text.lower() in expected.lower(), operator)
         case "!&":
             return text not in expected, ""
     raise AssertionError(f"operator {operator} has no test")  # pragma: no cover - OPERATORS and the match agree
+
+
+def _case_only(passed, passed_ignoring_case, operator):
+    """What would have let the value through when it failed only because of its case."""
+    if passed or not passed_ignoring_case:
+        return ""
+    return (f"the values differ only in case, and {operator} is case-sensitive: enter the value exactly as the directory "
+            "holds it, or use REGEX MATCH with (?i) to ignore case")
 
 
 def _compare_integers(operator, expected, actual):

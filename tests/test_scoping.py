@@ -94,7 +94,7 @@ def test_null_or_empty_is_false_for_every_operator_but_the_null_tests(operator, 
     # Including the negative operators: Entra returns false on a null/empty value whatever the operator.
     result = evaluate_clause(Clause("department", operator, "1" if operator.startswith("Greater") else "Sales"), empty)
     assert result.passed is False
-    assert "null or empty" in result.explanation
+    assert "department has no value, and scoping filters are false for an empty value" in result.explanation
 
 
 def test_integer_operators_refuse_non_integers():
@@ -265,3 +265,28 @@ def test_unknown_operator_and_missing_attribute_are_both_reported():
     assert len(problems) == 2
     assert problems[0].startswith("Choose an Attribute Name")
     assert "'IS IN' is not a scoping operator" in problems[1]
+
+
+@pytest.mark.parametrize("operator, value, actual", [
+    ("EQUALS", "Engineering", "engineering"),
+    ("Includes", "Eng", "engineering"),
+    ("ENDS_WITH", "@Contoso.com", "jane@contoso.com"),
+    ("&", "Sales,Engineering", "engineering"),
+])
+def test_a_value_that_differs_only_in_case_says_so(operator, value, actual):
+    result = evaluate_clause(Clause("department", operator, value), actual)
+    assert result.passed is False
+    assert f"the values differ only in case, and {operator} is case-sensitive" in result.explanation
+    assert "(?i)" in result.explanation
+
+
+def test_a_value_that_really_differs_gets_no_case_hint():
+    result = evaluate_clause(Clause("department", "EQUALS", "Sales"), "Engineering")
+    assert result.passed is False and "case" not in result.explanation
+
+
+def test_the_out_of_scope_reason_names_the_case_difference():
+    decision = evaluate_scope([ScopingFilterSpec("Engineering only", (Clause("department", "EQUALS", "Engineering"),))],
+                              {"department": "engineering"})
+    assert decision.in_scope is False
+    assert "Filter 'Engineering only'" in decision.reason and "differ only in case" in decision.reason

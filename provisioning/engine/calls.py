@@ -48,9 +48,13 @@ class Call:
     kwargs: dict = field(default_factory=dict)
     tries: int = 0
     first_try: float | None = None  # time.monotonic() of its first send
+    traffic: object = None  # the scim.traffic.Traffic of the object that asked for it (see `traced`)
 
     def send(self, client):
-        return getattr(client, self.method)(*self.args, **self.kwargs)
+        if self.traffic is None:
+            return getattr(client, self.method)(*self.args, **self.kwargs)
+        with client.recording(self.traffic):
+            return getattr(client, self.method)(*self.args, **self.kwargs)
 
     @property
     def writes(self):
@@ -98,6 +102,28 @@ def patch(resource, resource_id, operations):
 
 def delete(resource, resource_id):
     return Call("delete", (resource, resource_id))
+
+
+def traced(generator, traffic):
+    """The pipeline generator with every Call it yields tagged with the object's Traffic, so that whichever
+    driver sends it records the requests in that object's log entry; `yield from traced(...)`."""
+    value, error = None, None
+    try:
+        while True:
+            try:
+                call = generator.throw(error) if error is not None else generator.send(value)
+            except StopIteration as done:
+                return done.value
+            call.traffic = traffic
+            value, error = None, None
+            try:
+                value = yield call
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the answer's error goes on into the pipeline
+                error = exc
+    finally:
+        generator.close()
 
 
 def _send(client, pacer, call, stop=None):
@@ -338,9 +364,14 @@ class Driver:
         try:
             answers = self.client.bulk(operations)
         except Exception as exc:  # noqa: BLE001 - the whole bulk failed: each operation gets its error
+            for call, operation in zip(batch_calls, operations, strict=True):
+                if call.traffic is not None:
+                    self.client.record_operation(call.traffic, operation, None, error=str(exc))
             return [exc] * len(batch_calls)
         results = []
-        for operation, answer in zip(operations, answers, strict=True):
+        for call, operation, answer in zip(batch_calls, operations, answers, strict=True):
+            if call.traffic is not None:
+                self.client.record_operation(call.traffic, operation, answer)
             try:
                 results.append(self.client.bulk_result(operation, answer))
             except Exception as exc:  # noqa: BLE001

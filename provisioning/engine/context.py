@@ -332,6 +332,12 @@ class RunContext:
             self._scope[source.key] = decide(self, source)
         return self._scope[source.key]
 
+    def scope_fix(self, source):
+        """What would let an out-of-scope object in (engine/scope.py fix_for)."""
+        from provisioning.engine.scope import fix_for
+
+        return fix_for(self, source, self.in_scope(source)[2])
+
     def matching_values(self, source):
         """[(mapping, value, key)] for each matching attribute with a value, in precedence order."""
         if source.key not in self._matching:

@@ -23,7 +23,17 @@ from provisioning.engine.pacing import Pacer, backoff
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
 from provisioning.engine.listing import list_target
-from provisioning.models import Application, CycleChunk, ListedTargetObject, PendingRemoval, ProvisioningCycle, Quarantine, RunState
+from provisioning.engine.steps import FAILURE, TEST_CONNECTION, StepRecorder, section
+from provisioning.models import (
+    Application,
+    CycleChunk,
+    ListedTargetObject,
+    PendingRemoval,
+    ProvisioningCycle,
+    ProvisioningLog,
+    Quarantine,
+    RunState,
+)
 from provisioning.scim import ScimError
 
 logger = logging.getLogger(__name__)
@@ -154,6 +164,8 @@ def attempt_during_quarantine(cycle, held):
         return False
     connection = checked_connection(app)
     if not connection.ok:
+        log_cycle_failure(cycle, connection.code, f"Test connection failed while {app.name} is in quarantine ({held.reason}): "
+                          f"{connection.message}", connection.fix, connection.details)
         quarantine.failed_attempt(app, f"{connection.message}")
         fail(cycle, f"Still in quarantine ({held.reason}): Test connection failed: {connection.message} {connection.fix}", notify=False)
         return False
@@ -192,21 +204,46 @@ def connect(cycle):
     app = cycle.application
     connection = checked_connection(app)
     if not connection.ok:
+        log_cycle_failure(cycle, connection.code, f"Test connection failed when the cycle started: {connection.message}",
+                          connection.fix, connection.details)
         if connection.code in ("Unauthorized", "InsufficientRights"):
             quarantine.enter(app, quarantine.Reason.CREDENTIALS,
                              f"{app.name} refused the Secret Token when the cycle started: {connection.message}",
                              f"{connection.fix} Then Restart provisioning.", cycle=cycle)
+        elif connection.code not in TRANSIENT_CONNECTION_CODES:
+            # Wrong address, DNS, TLS, not a SCIM service: every later cycle would fail the same way, so the job
+            # is quarantined (as a chunk's halt does) rather than failing a cycle every 40 minutes unnoticed.
+            quarantine.enter(app, quarantine.Reason.CREDENTIALS,
+                             f"{app.name} could not be used as a SCIM target when the cycle started: {connection.message}",
+                             f"{connection.fix} Then run Test Connection and Restart provisioning.", cycle=cycle)
         return f"Test connection failed: {connection.message} {connection.fix}".strip()
     ctx = RunContext(application=app, initiated_by=INITIATED_BY.CYCLE, cycle=cycle)
     try:
         ctx.refresh_target_features()
         cycle.target_listed = not list_target(cycle, ctx)
     except ScimError as exc:
+        log_cycle_failure(cycle, exc.code, f"{app.name} could not be read before the cycle: {exc}", exc.recommended_fix)
         return f"The target could not be read before the cycle: {exc} {exc.recommended_fix}".strip()
     finally:
         ctx.close()
     cycle.save(update_fields=["target_listed"])
     return ""
+
+
+def log_cycle_failure(cycle, code, description, fix, details=()):
+    """A cycle that fails before any object still leaves an entry in the provisioning logs (filtered by its Cycle
+    ID from the Overview), with the Test connection step, the code and the fix."""
+    recorder = StepRecorder("cycle")
+    recorder.record(TEST_CONNECTION, FAILURE, description,
+                    [section("Connection", ["", ""], [("Fix", fix), *[(name, value) for name, value in details]])])
+    return ProvisioningLog.objects.create(
+        application=cycle.application, cycle=cycle, created_at=timezone.now(), initiated_by=INITIATED_BY.CYCLE,
+        initiated_by_user=cycle.requested_by.get_username() if cycle.requested_by_id else "",
+        object_type="cycle", source_id=str(cycle.cycle_id),
+        source_display_name=f"{cycle.get_kind_display()}: no object was processed",
+        action=ProvisioningLog.Action.OTHER, status=ProvisioningLog.Status.FAILURE,
+        error_code=code or "ConnectionFailure", error_description=description, recommended_fix=fix or "", steps=recorder.steps,
+    )
 
 
 def fail(cycle, error, *, notify=True):

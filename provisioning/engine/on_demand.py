@@ -29,13 +29,17 @@ def search_users(query, limit=20):
     ).order_by("display_name")[:limit]
 
 
-def request_on_demand(app, *, user_ids=(), group_id=None, requested_by=None):
-    """Validate the selection and create a queued run (the caller enqueues the task on commit)."""
+def _require_configured(app):
     if app.provisioning_mode != Application.Mode.AUTOMATIC or not app.tenant_url or not app.has_secret_token:
         raise OnDemandRequestError(
             "Provisioning is not configured: set Provisioning Mode to Automatic with a Tenant URL and Secret Token "
             "on the Provisioning page first."
         )
+
+
+def request_on_demand(app, *, user_ids=(), group_id=None, requested_by=None):
+    """Validate the selection and create a queued run (the caller enqueues the task on commit)."""
+    _require_configured(app)
     user_ids = [int(i) for i in user_ids]
     group = None
     if group_id is not None:
@@ -64,6 +68,30 @@ def request_on_demand(app, *, user_ids=(), group_id=None, requested_by=None):
     return run
 
 
+def request_retry(log, *, requested_by=None):
+    """Retry of a failed log entry: a queued on-demand run of that entry's user (or whole group), whose new entry
+    links back to it (the caller enqueues the task on commit, as for Provision on demand)."""
+    if log.status != ProvisioningLog.Status.FAILURE:
+        raise OnDemandRequestError(f"Only failed entries can be retried; this one is {log.get_status_display()}.")
+    app = log.application
+    _require_configured(app)
+    model = {"user": DirectoryUser, "group": DirectoryGroup}.get(log.object_type)
+    if model is None:
+        raise OnDemandRequestError(
+            "This entry is about the cycle, not one user or group: fix what it names, then Restart provisioning on the Overview.")
+    subject = model.objects.filter(object_id=log.source_id).first()
+    if subject is None:
+        raise OnDemandRequestError(
+            f"'{log.identity}' is no longer in the directory, so it cannot be provisioned again. A cycle removes it from "
+            f"{app.name} if it was provisioned.")
+    with transaction.atomic():
+        run = OnDemandRun.objects.create(application=app, requested_by=requested_by, retry_of=log,
+                                         group=subject if log.object_type == "group" else None)
+        if log.object_type == "user":
+            run.users.set([subject])
+    return run
+
+
 def provision_on_demand(run):
     """Run a queued on-demand request; safe to call twice (the second call finds it taken and does nothing)."""
     if not lifecycle.claim(run):
@@ -80,7 +108,9 @@ def provision_on_demand(run):
     # A group request provisions the selected members, then the group with just those memberships (as Entra).
     work = [(user, {}) for user in users]
     if run.group_id is not None:
-        work += [(group, {"members": [u.object_id for u in users]}) for group in source.load_groups([run.group_id])]
+        # A retried group is provisioned whole, as the cycle that failed it would.
+        options = {} if run.retry_of_id and not users else {"members": [u.object_id for u in users]}
+        work += [(group, options) for group in source.load_groups([run.group_id])]
     run.progress = [{"subject": _identity(subject), "log_id": None} for subject, _ in work]
     OnDemandRun.objects.filter(pk=run.pk).update(progress=run.progress)
     logs = []
@@ -111,7 +141,8 @@ class LiveLog:
         self.run, self.entry_json = run, entry
         self.entry = ProvisioningLog(**ctx.log_fields(), status=ProvisioningLog.Status.RUNNING, action=ProvisioningLog.Action.OTHER,
                                      object_type=entry["subject"]["kind"], source_id=entry["subject"]["source_id"],
-                                     source_display_name=entry["subject"]["display_name"], source_upn=entry["subject"]["upn"])
+                                     source_display_name=entry["subject"]["display_name"], source_upn=entry["subject"]["upn"],
+                                     retry_of_id=run.retry_of_id)
 
     def steps_changed(self, steps):
         self.entry.steps = steps

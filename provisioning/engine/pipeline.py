@@ -42,6 +42,7 @@ from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
 from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
 from provisioning.scim.client import UNCONFIRMED
 from provisioning.scim.errors import answer_lost
+from provisioning.scim.traffic import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Result:
     logged: bool = True
     reference_failure: bool = False
     adopted: bool = False  # a create found the object already in the target (409, or its own lost answer)
+    traffic: Traffic = field(default_factory=Traffic)  # the SCIM requests this object made
 
 
 @dataclass
@@ -94,9 +96,9 @@ class Target:
 class Skip(Exception):
     """The object needs nothing: recorded as Skipped with the reason (not logged when logged=False)."""
 
-    def __init__(self, code, reason, action=Action.OTHER, logged=True):
+    def __init__(self, code, reason, action=Action.OTHER, logged=True, fix=""):
         super().__init__(reason)
-        self.code, self.reason, self.action, self.logged = code, reason, action, logged
+        self.code, self.reason, self.action, self.logged, self.fix = code, reason, action, logged, fix
 
 
 def provision(ctx, source, *, on_change=None, connection_failure=None, members=None, log=None):
@@ -120,9 +122,9 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
                 )
                 raise ObjectFailure(connection_failure.code, connection_failure.message, connection_failure.fix)
             if kind is GROUP_KIND:
-                yield from group_steps(ctx, source, recorder, result, members)
+                yield from calls.traced(group_steps(ctx, source, recorder, result, members), result.traffic)
             else:
-                yield from user_steps(ctx, source, recorder, result)
+                yield from calls.traced(user_steps(ctx, source, recorder, result), result.traffic)
         except ScimError as exc:
             # E.g. the client refusing an unusable Tenant URL or token before any request.
             raise from_scim_error(exc, f"provision {kind.title} '{source.name}'") from exc
@@ -133,7 +135,7 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
                                 "Correct the target attribute under Mappings.") from exc
     except Skip as skip:
         result.status, result.action, result.logged = Status.SKIPPED, skip.action, skip.logged
-        result.error_code, result.error_description = skip.code, skip.reason
+        result.error_code, result.error_description, result.recommended_fix = skip.code, skip.reason, skip.fix
     except ObjectFailure as failure:
         _fail(result, recorder, failure)
     except Exception as exc:  # noqa: BLE001 - a bug with one object must not stop the others
@@ -174,6 +176,7 @@ def _fill(entry, source, kind, result, steps, started):
     entry.recommended_fix = result.recommended_fix
     entry.steps = steps
     entry.modified_properties = result.modified
+    entry.traffic = result.traffic.as_json()
     entry.duration_ms = int((time.monotonic() - started) * 1000)
 
 
@@ -225,7 +228,7 @@ def leave_scope(ctx, source, kind, mapping, state, reason, recorder, result):
     """An out-of-scope object: nothing if it was never provisioned; else disable (users) or delete."""
     name = source.name
     if state is None or not state.linked or (state.disabled and source.deleted != "hard"):
-        raise Skip("EntrySynchronizationSkipped", f"{kind.title} '{name}' is not in scope: {reason}")
+        raise Skip("EntrySynchronizationSkipped", f"{kind.title} '{name}' is not in scope: {reason}", fix=ctx.scope_fix(source))
     delete = kind is GROUP_KIND or (source.deleted == "hard" and mapping.action_delete)
     removal = Removal.DELETE if delete else Removal.DISABLE
     if ctx.defer_removals:
@@ -324,9 +327,9 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
     excluded = list(kind.excluded) or None
     matching = ctx.matching_mappings(kind.object_type)
     values = ctx.matching_values(source)
-    columns = ["Target attribute", "Source value", "Result"]
     if not values:
         rows = [(m.target_attribute, "(null)", "skipped: the source value is empty") for m in matching]
+        columns = ["Target attribute", "Source value", "Result"]
         recorder.record(MATCH, FAILURE, f"No matching attribute has a value for this {kind.noun}",
                         [section("Matching attributes evaluated", columns, rows)])
         raise ObjectFailure(
@@ -336,6 +339,7 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
             f"Give the {kind.noun} a value for the matching attribute, or change Match objects using this attribute under Mappings.",
         )
     rows = []
+    columns = ["Target attribute", "Source value", "Filter", "Result"]
     use_listing = listing and ctx.listed is not None and source.key not in ctx.possibly_sent
     for mapping, value, key in values:
         query = matching_filter(mapping.target_attribute, value)
@@ -346,14 +350,16 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
             try:
                 found = yield calls.query(kind.resource, query, excluded)
             except ScimError as exc:
+                rows.append((mapping.target_attribute, value, query, f"refused: {exc.status or 'no answer'}"))
                 recorder.record(MATCH, FAILURE, f"The target refused the matching query {query}: {exc}",
                                 [section("Matching attributes evaluated", columns, rows)])
                 raise from_scim_error(exc, f"query {app_name} for {query}") from exc
             how = query
+        counted = _results(len(found))
         if len(found) > 1:
             ids = ", ".join(str(r.get("id", "?")) for r in found)
-            rows.append((mapping.target_attribute, value, f"{len(found)} matches: {ids}"))
-            recorder.record(MATCH, FAILURE, f"{len(found)} {kind.noun}s in the target match {how}",
+            rows.append((mapping.target_attribute, value, query, f"{counted}: {ids}"))
+            recorder.record(MATCH, FAILURE, f"{len(found)} {kind.noun}s in the target match {how} → {counted}",
                             [section("Matching attributes evaluated", columns, rows),
                              *[section(f"Target {kind.noun} {r.get('id')}", ["Property", "Value"], flatten(r)) for r in found]])
             raise ObjectFailure(
@@ -363,23 +369,47 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
             )
         if found:
             resource = found[0]
-            rows.append((mapping.target_attribute, value, f"matched {resource.get('id')}"))
+            rows.append((mapping.target_attribute, value, query, f"{counted}: matched {resource.get('id')}"))
             owner = ctx.linked_elsewhere(kind.object_type, resource.get("id"), source.object_id)
             if owner is not None:
                 raise _merge_refused(ctx, source, kind, owner, recorder, target_id=resource.get("id"), value=value, mapping=mapping,
                                      rows=[section("Matching attributes evaluated", columns, rows)])
             recorder.record(
-                MATCH, SUCCESS, f"Matched {kind.title} '{name}' with target {kind.noun} {resource.get('id')} by {mapping.target_attribute}",
+                MATCH, SUCCESS, f"Matched {kind.title} '{name}' with target {kind.noun} {resource.get('id')} by {how} → {counted}",
                 [section("Matching attributes evaluated", columns, rows),
                  section(f"Matched target {kind.noun}", ["Property", "Value"], flatten(resource))],
             )
             return Target(resource["id"], resource)
-        rows.append((mapping.target_attribute, value, "no match"))
+        rows.append((mapping.target_attribute, value, query, counted))
+    searched = "; ".join(f"{q} → {r}" for _, _, q, r in rows)
+    where = f" (in the listing of {app_name} taken at the start of the cycle)" if use_listing else ""
     recorder.record(
-        MATCH, SUCCESS, f"No matching {kind.noun} was found in {app_name}: '{name}' will be created. {note}".strip(),
+        MATCH, SUCCESS, f"No matching {kind.noun} was found in {app_name}: {searched}{where}; '{name}' will be created. {note}".strip(),
         [section("Matching attributes evaluated", columns, rows)],
     )
     return None
+
+
+def _results(count):
+    return f"{count} result" if count == 1 else f"{count} results"
+
+
+def case_sensitive_hint(ctx, source, kind, exc):
+    """When a 409 names a matching value the filter did not find, the target's filter likely compares case."""
+    answer = f"{exc.detail} {exc.problem}".lower()
+    for mapping, value, _ in ctx.matching_values(source):
+        text = str(value)
+        if text and text.lower() in answer:
+            query = matching_filter(mapping.target_attribute, value)
+            return (
+                f" The 409 names {text} (or the same value in another case), yet {query} found no {kind.noun}: the target's "
+                f"filter on {mapping.target_attribute} may be case-sensitive (RFC 7643 makes userName case-insensitive), "
+                "holding the value in another case.",
+                f"Ask the target's vendor to compare {mapping.target_attribute} filters case-insensitively; meanwhile make the "
+                f"mapped value's case match the existing {kind.noun} in the target (for example ToLower() in the mapping of "
+                f"{mapping.target_attribute} under Mappings), or delete or rename the existing {kind.noun} in {ctx.application.name}.",
+            )
+    return "", ""
 
 
 def _merge_refused(ctx, source, kind, other_id, recorder, *, target_id=None, value=None, mapping=None, rows=()):
@@ -430,6 +460,7 @@ def create(ctx, source, kind, attributes, mapping, recorder, result, *, members=
     evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=True, value_exists=value_exists(ctx, kind),
                                    resolve=resolver(ctx))
     sent = {path: value for path, value in evaluation.values.items() if path not in kind.excluded}
+    result.traffic.mask(evaluation.values.get(path) for path in evaluation.redacted)
     result.modified = _modified(((path, None, value) for path, value in sent.items()), evaluation.redacted)
     body = payload.build_resource(kind.title, sent, entra_compatible=ctx.application.entra_compatible, members=members)
     try:
@@ -444,10 +475,14 @@ def create(ctx, source, kind, attributes, mapping, recorder, result, *, members=
         target = yield from find_in_target(ctx, source, kind, recorder, listing=False,
                                            note=f"({why}; the create is sent again.)")
         if target is None and isinstance(exc, ScimConflict):
+            hint, fix = case_sensitive_hint(ctx, source, kind, exc)
             recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {app_name}: {exc}; no {kind.noun} in the target "
-                            "matches it by the matching attributes, so the conflicting object could not be adopted.",
+                            f"matches it by the matching attributes, so the conflicting object could not be adopted.{hint}",
                             modified_section(result.modified))
-            raise from_scim_error(exc, f"create {kind.title} '{name}' in {app_name}") from exc
+            failure = from_scim_error(exc, f"create {kind.title} '{name}' in {app_name}")
+            if hint:
+                failure = ObjectFailure(failure.code, failure.description + hint, fix)
+            raise failure from exc
         if target is not None:
             result.target_id = target.id
             recorder.steps[-1]["description"] += f" ({why}: the existing {kind.noun} is adopted, not duplicated.)"
@@ -507,6 +542,7 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
     """PATCH the attributes whose desired value differs from the target's; returns (changes, evaluation)."""
     name, app_name = source.name, ctx.application.name
     evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=False, resolve=resolver(ctx))
+    result.traffic.mask(evaluation.values.get(path) for path in evaluation.redacted)
     desired = {p: v for p, v in evaluation.values.items() if p not in kind.excluded}
     previous = dict(state.exported) if state is not None and state.linked and state.target_id == target.id else {}
     # Without a read of the target, what was last exported is what it holds.

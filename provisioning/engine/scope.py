@@ -14,6 +14,25 @@ def scoping_rows(decision):
     ]
 
 
+def fix_for(ctx, source, rows):
+    """What would let an out-of-scope object in, naming the portal page to change (linked in the log entry)."""
+    failed = {condition for condition, result, _ in rows if result == "Failed"}
+    noun = "user" if source.object_type == USER else "group"
+    if "Exists in source system" in failed or "Soft-deleted in source system" in failed:
+        return f"Nothing to do if the {noun} was meant to leave; otherwise restore it in the directory."
+    if "Active in source system" in failed:
+        return "Enable the account in the directory (accountEnabled), then Provision on demand or wait for the next cycle."
+    if "Assigned to application" in failed:
+        return (f"Assign users and groups: assign the {noun} (or a group it belongs to) to {ctx.application.name}, or "
+                "Set Scope to Sync all users and groups on the Provisioning page.")
+    filters = {condition.split(":", 1)[0] for condition, result, _ in rows if result == "Failed" and ":" in condition}
+    if filters:
+        named = ", ".join(f"'{title}'" for title in sorted(filters))
+        return (f"Change the {noun}'s attribute in the directory, or edit the scoping filter {named} "
+                f"(Mappings > Scoping) so that it lets the {noun} in.")
+    return ""
+
+
 def decide(ctx, source):
     """(in scope, reason, rows): the reason says which condition decided, the rows show every condition."""
     mapping = ctx.object_mappings.get(source.object_type)

@@ -52,6 +52,11 @@ class ProvisioningLog(models.Model):
     steps = models.JSONField(default=list)
     # [{"name", "old", "new"}]
     modified_properties = models.JSONField(default=list)
+    # The SCIM requests the entry made and their answers, bounded and masked (provisioning/scim/traffic.py):
+    # [{"method", "url", "status", "ms", "request_headers", "request_body", "response_headers", "response_body", …}]
+    traffic = models.JSONField(default=list, blank=True)
+    # Retry of a failed entry: the entry it retried (the new entry links back; the old one lists its retries).
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -145,6 +145,9 @@ class OnDemandRun(Run):
     # The subjects in run order with their log entry once it exists: [{"subject": {...}, "log_id": id|None}].
     # The steps themselves live in the log entry, which grows as they complete.
     progress = models.JSONField(default=list, blank=True)
+    # Retry of a failed log entry: the run provisions that entry's object, and its entry links back to it.
+    retry_of = models.ForeignKey("provisioning.ProvisioningLog", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="retry_runs")
 
     class Meta(Run.Meta):
         pass

@@ -8,6 +8,7 @@ before they reach an error, and nothing logs headers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -35,6 +36,7 @@ from provisioning.scim.errors import (
     status_text,
     truncate,
 )
+from provisioning.scim.traffic import Traffic, shown_headers
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +216,7 @@ class ScimClient:
         self.timeout = timeout
         self._token = token.strip()
         self._lock = threading.Lock()
+        self._recording = threading.local()  # the Traffic this thread's requests belong to (traffic.py)
         self._requests_sent = 0
         self._spc: ServiceProviderConfig | None = None
         self._headers = {
@@ -222,6 +225,7 @@ class ScimClient:
             "Content-Type": SCIM_MEDIA_TYPE,
             "User-Agent": USER_AGENT,
         }
+        self._shown_headers = shown_headers(self._headers)
         self._timeout = httpx.Timeout(timeout).as_dict()
         # Requests go straight to httpx's transport (one keep-alive connection per concurrent request; a
         # cycle's threads share it): httpx.Client would add cookie, auth and redirect handling that SCIM calls
@@ -247,6 +251,20 @@ class ScimClient:
     @property
     def requests_sent(self) -> int:
         return self._requests_sent
+
+    @contextlib.contextmanager
+    def recording(self, traffic: Traffic | None):
+        """Requests sent by this thread inside the block are recorded in `traffic` (one object's log entry)."""
+        previous = getattr(self._recording, "traffic", None)
+        self._recording.traffic = traffic
+        try:
+            yield traffic
+        finally:
+            self._recording.traffic = previous
+
+    def record_operation(self, traffic: Traffic, operation: dict, answer, *, error: str = ""):
+        """One /Bulk operation's share of the request, in the traffic of the object it belongs to."""
+        traffic.record_operation(self.base_url, operation, answer, error=error, secret=self._token)
 
     # ------------------------------------------------------------------ operations
 
@@ -384,15 +402,23 @@ class ScimClient:
         started = time.perf_counter()
         request = httpx.Request(method, url, params=params, headers=self._headers, content=content,
                                 extensions={"timeout": self._timeout})
+        traffic = getattr(self._recording, "traffic", None)
         try:
             response = self._transport.handle_request(request)
             response.request = request  # as httpx.Client sets it (redirect Location joins read it)
             response.read()
         except httpx.TransportError as exc:
-            raise self._connection_error(exc, method, path) from exc
-        logger.debug(
-            "SCIM %s %s -> %s in %.0f ms", method, path, response.status_code, (time.perf_counter() - started) * 1000
-        )
+            error = self._connection_error(exc, method, path)
+            if traffic is not None:
+                traffic.record(method=method, url=request.url, elapsed_ms=(time.perf_counter() - started) * 1000,
+                               request_headers=self._shown_headers, request_body=content, error=str(error), secret=self._token)
+            raise error from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        if traffic is not None:
+            traffic.record(method=method, url=request.url, status=response.status_code, elapsed_ms=elapsed,
+                           request_headers=self._shown_headers, request_body=content,
+                           response_headers=shown_headers(response.headers), response_body=response.content, secret=self._token)
+        logger.debug("SCIM %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
         return response
 
     def _connection_error(self, exc: httpx.TransportError, method: str, path: str) -> ScimConnectionError:

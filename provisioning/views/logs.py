@@ -1,18 +1,25 @@
-"""Provisioning logs: the filterable table of one app's log entries and the detail panel of one entry.
+"""Provisioning logs: the filterable table of one app's log entries, the detail panel of one entry, Retry of a
+failed entry (Administrators) and Download of what the filters select (CSV or JSON, streamed).
 
 The table holds up to millions of rows, so it pages by keyset — "Newer" / "Older" from a row's (Date, id) —
 and never counts: each page is one indexed range scan of PAGE_SIZE + 1 rows.
 """
 
+from django.db import transaction
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, render
-from django.urls import path
-from django.views.decorators.http import require_GET
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
+from provisioning import log_export, tasks
+from provisioning.engine.on_demand import OnDemandRequestError, request_retry
 from provisioning.filters import ProvisioningLogFilterSet
 from provisioning.models import Application, ProvisioningLog
-from provisioning.roles import readers_only
+from provisioning.roles import administrators_only, is_administrator, readers_only
 from provisioning.views.htmx import wants_partial
 
 PAGE_SIZE = 50
@@ -56,7 +63,7 @@ def _page(queryset, app, *, older=None, newer=None):
 def log_list(request, app_id):
     app = get_object_or_404(Application, pk=app_id)
     # The table shows no steps or properties: leave the two JSON columns in the database.
-    queryset = ProvisioningLog.objects.filter(application=app).defer("steps", "modified_properties")
+    queryset = ProvisioningLog.objects.filter(application=app).defer("steps", "modified_properties", "traffic")
     filterset = ProvisioningLogFilterSet(request.GET or None, queryset=queryset)
     rows, has_newer, has_older, page_error = [], False, False, ""
     if filterset.is_bound and not filterset.is_valid():
@@ -78,6 +85,7 @@ def log_list(request, app_id):
         "has_older": has_older,
         "page_error": page_error,
         "page_size": PAGE_SIZE,
+        "download_query": request.GET.urlencode() if not page_error else "",
     }
     template = "logs/list.html#log-table" if wants_partial(request) else "logs/list.html"
     return render(request, template, context)
@@ -88,14 +96,69 @@ def log_list(request, app_id):
 @readers_only
 def log_detail(request, app_id, log_id):
     app = get_object_or_404(Application, pk=app_id)
-    log = get_object_or_404(ProvisioningLog.objects.select_related("cycle", "on_demand_run"), pk=log_id, application=app)
-    context = {"app": app, "blade_tab": "logs", "log": log}
+    log = get_object_or_404(ProvisioningLog.objects.select_related("cycle", "on_demand_run", "retry_of"), pk=log_id, application=app)
+    return _render_detail(request, app, log)
+
+
+def _render_detail(request, app, log, *, retry_error="", status=200):
+    traffic = log.traffic or []
+    context = {
+        "app": app,
+        "blade_tab": "logs",
+        "log": log,
+        "traffic": traffic,
+        "request_count": sum(e.get("omitted", 1) for e in traffic),
+        "retries": list(log.retries.order_by("created_at", "id").only("id", "created_at", "status")),
+        "can_retry": log.status == ProvisioningLog.Status.FAILURE and log.object_type in ("user", "group")
+        and is_administrator(request.user),
+        "retry_error": retry_error,
+    }
     # In the side panel of the list (HTMX) only the panel; opened directly (a shared link) a full page.
     template = "logs/detail.html#detail-panel" if wants_partial(request) else "logs/detail.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
+
+
+@require_POST
+@administrators_only
+def log_retry(request, app_id, log_id):
+    """Retry: the entry's object through the pipeline now, as Provision on demand; opens the run as it happens."""
+    app = get_object_or_404(Application, pk=app_id)
+    log = get_object_or_404(ProvisioningLog.objects.select_related("application", "cycle", "retry_of"), pk=log_id, application=app)
+    try:
+        run = request_retry(log, requested_by=request.user)
+    except OnDemandRequestError as exc:
+        return _render_detail(request, app, log, retry_error=str(exc), status=400)
+    transaction.on_commit(lambda: tasks.run_on_demand.delay(run.id))
+    url = reverse("apps:on_demand_run", args=[app.id, run.id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+@readers_only
+def log_download(request, app_id):
+    """The entries the filters select (the query string of the page), as CSV or JSON, streamed in keyset pages."""
+    app = get_object_or_404(Application, pk=app_id)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in ("csv", "json"):
+        return HttpResponse(f"Download as csv or json (format={fmt[:20]} is neither).", status=400, content_type="text/plain")
+    filters = request.GET.copy()
+    for name in ("format", "older", "newer"):
+        filters.pop(name, None)
+    filterset = ProvisioningLogFilterSet(filters or None, queryset=ProvisioningLog.objects.filter(application=app))
+    if filterset.is_bound and not filterset.is_valid():
+        problems = "; ".join(f"{filterset.form.fields[name].label if name in filterset.form.fields else 'Filters'}: {' '.join(errors)}"
+                             for name, errors in filterset.form.errors.items())
+        return HttpResponse(f"The filters cannot be used for a download: {problems}", status=400, content_type="text/plain")
+    content, content_type, extension = log_export.download(filterset.qs, fmt)
+    response = StreamingHttpResponse(content, content_type=content_type)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="provisioning-logs-{app.pk}-{stamp}.{extension}"'
+    return response
 
 
 urlpatterns = [
     path("apps/<int:app_id>/provisioning-logs/", log_list, name="logs"),
+    path("apps/<int:app_id>/provisioning-logs/download/", log_download, name="logs_download"),
     path("apps/<int:app_id>/provisioning-logs/<int:log_id>/", log_detail, name="log_detail"),
+    path("apps/<int:app_id>/provisioning-logs/<int:log_id>/retry/", log_retry, name="log_retry"),
 ]

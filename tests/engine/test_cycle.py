@@ -17,6 +17,7 @@ from provisioning.engine.cycle import ProvisioningNotConfigured, queue_due_cycle
 from provisioning.engine.status import overview
 from provisioning.models import Application, ExportState, ObjectMapping, ProvisioningCycle, ProvisioningLog
 from tests import factories
+from tests.scim.misbehaving import Reply, misbehaving_server  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -481,6 +482,11 @@ def test_bulk_creates_travel_in_post_bulk(scim_app, scim_server, assigned):
     assert sent.get("POST /Bulk") and "POST /Users" not in sent
     assert outcomes(cycle) == [("group", "create", "success")] + [("user", "create", "success")] * 12
     assert len(target_users(scim_app, scim_server.token)) == 12
+    # Each entry keeps its own operation of the POST /Bulk, not the whole request.
+    entry = ProvisioningLog.objects.filter(cycle=cycle, object_type="user").first()
+    [post] = entry.traffic
+    assert (post["method"], post["status"], post["via"]) == ("POST", 201, "POST /Bulk")
+    assert post["url"].endswith("/Users") and entry.source_upn in post["request_body"]
 
 
 def test_bulk_an_operation_that_fails_fails_only_its_object(scim_app, scim_server, assigned, monkeypatch):
@@ -562,6 +568,26 @@ def test_cycle_with_bad_credentials_fails_and_says_why(scim_app, assigned):
     cycle = run_cycle(start_provisioning(scim_app))
     assert cycle.state == "failed" and "Test connection failed" in cycle.error
     assert "nope" not in cycle.error
+    # Before any object, and still in the logs (the Overview links to the cycle's entries) with the job quarantined.
+    [entry] = ProvisioningLog.objects.filter(cycle=cycle)
+    assert (entry.status, entry.error_code, entry.object_type) == ("failure", "Unauthorized", "cycle")
+    assert entry.steps[0]["key"] == "test_connection" and entry.recommended_fix
+    assert "nope" not in str(entry.steps)
+    scim_app.refresh_from_db()
+    assert scim_app.job_status == Application.JobStatus.QUARANTINE
+
+
+def test_cycle_whose_tenant_url_is_not_a_scim_service_logs_it_and_quarantines(scim_app, assigned, misbehaving_server):
+    server = misbehaving_server(lambda request: Reply(404, "<html><title>Not Found</title></html>", content_type="text/html"))
+    scim_app.tenant_url = server.url + "/wrong"
+    scim_app.save()
+    cycle = run_cycle(start_provisioning(scim_app))
+    assert cycle.state == "failed"
+    [entry] = ProvisioningLog.objects.filter(cycle=cycle)
+    assert entry.status == "failure" and entry.error_description.startswith("Test connection failed when the cycle started")
+    scim_app.refresh_from_db()
+    assert scim_app.job_status == Application.JobStatus.QUARANTINE
+    assert "could not be used as a SCIM target" in scim_app.quarantines.get().description
 
 
 def test_due_cycles_are_queued_once(scim_app):

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from provisioning import tasks
-from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand, search_users
+from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand, request_retry, search_users
 from provisioning.models import OnDemandRun, ProvisioningLog
 from tests import factories
 
@@ -133,3 +133,58 @@ def test_the_secret_token_never_reaches_a_log_record(scim_app, scim_server, capl
     assert caplog.records, "nothing was logged: the test would prove nothing"
     assert scim_server.token not in caplog.text
     assert "wrong-but-secret-token-4711" not in caplog.text
+
+
+# Retry of a failed log entry
+
+
+def _failed_entry(app, subject, object_type="user"):
+    return factories.ProvisioningLogFactory(application=app, object_type=object_type, source_id=str(subject.object_id),
+                                            source_display_name=subject.display_name, status="failure",
+                                            error_code="InternalServerError")
+
+
+def test_retry_runs_the_object_now_and_links_the_new_entry_to_the_old(scim_app, scim_server):
+    user = factories.DirectoryUserFactory(display_name="Ravi Retry")
+    factories.AssignmentFactory(application=scim_app, user=user)
+    failed = _failed_entry(scim_app, user)
+    admin = factories.AdministratorFactory()
+
+    run = request_retry(failed, requested_by=admin)
+    [entry] = provision_on_demand(run)
+
+    assert entry.status == "success" and entry.action == "create", entry.error_description
+    assert entry.retry_of_id == failed.pk and list(failed.retries.all()) == [entry]
+    assert entry.initiated_by == "on_demand" and entry.initiated_by_user == admin.get_username()
+    assert entry.traffic  # the same pipeline: its requests are recorded too
+
+
+def test_retry_of_a_group_provisions_the_whole_group(scim_app, scim_server, group_of_seven):
+    for member in group_of_seven.members.all():
+        provision_on_demand(request_on_demand(scim_app, user_ids=[member.pk]))
+    failed = _failed_entry(scim_app, group_of_seven, "group")
+    [entry] = provision_on_demand(request_retry(failed))
+    assert entry.status == "success" and entry.object_type == "group", entry.error_description
+    assert entry.retry_of_id == failed.pk
+    assert {"name": "members", "old": "0 members", "new": "7 members (+7, −0)"} in entry.modified_properties
+
+
+@pytest.mark.parametrize("status", ["success", "skipped"])
+def test_only_failed_entries_are_retried(scim_app, status):
+    user = factories.DirectoryUserFactory()
+    entry = factories.ProvisioningLogFactory(application=scim_app, source_id=str(user.object_id), status=status)
+    with pytest.raises(OnDemandRequestError, match="Only failed entries can be retried"):
+        request_retry(entry)
+
+
+def test_retry_of_an_object_gone_from_the_directory_says_so(scim_app):
+    entry = factories.ProvisioningLogFactory(application=scim_app, source_id="9d7f5a52-0000-4000-8000-000000000000",
+                                             source_display_name="Gone Person", status="failure")
+    with pytest.raises(OnDemandRequestError, match="'Gone Person' is no longer in the directory"):
+        request_retry(entry)
+
+
+def test_a_cycle_entry_is_not_retried_but_says_what_to_do(scim_app):
+    entry = factories.ProvisioningLogFactory(application=scim_app, object_type="cycle", source_id="x", status="failure")
+    with pytest.raises(OnDemandRequestError, match="Restart provisioning"):
+        request_retry(entry)

@@ -1,6 +1,7 @@
 """The per-object pipeline against a real SCIM server (scim2-server): create, skip, update, disable, match failures."""
 
 import json
+from urllib.parse import unquote_plus
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from provisioning.engine.pipeline import matching_filter, provision_user
 from provisioning.models import AttributeMapping, ProvisioningLog, ExportState
 from provisioning.scim.connection import ConnectionResult
 from tests import factories
+from tests.scim.misbehaving import Reply, list_response, misbehaving_server, scim_error  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -276,6 +278,7 @@ def test_redacted_values_flow_but_logs_show_redact(scim_app, scim_server, jane):
     assert target_users(scim_app, scim_server.token)[0]["title"] == "Secret Agent"
     assert {"name": "title", "old": None, "new": "[Redact]"} in log.modified_properties
     assert "Secret Agent" not in json.dumps(log.steps[-1])
+    assert log.traffic and "Secret Agent" not in json.dumps(log.traffic)  # neither sent nor echoed back
 
 
 def test_perform_action_details_show_each_mapping_evaluated(scim_app, jane):
@@ -328,3 +331,107 @@ def test_select_unique_value_skips_values_that_exist_in_the_target(scim_app, sci
     assert log.status == "success", log.error_description
     created = next(u for u in target_users(scim_app, scim_server.token) if u["userName"] == jane.user_principal_name)
     assert created["nickName"] == "Jane.Doe.2"
+
+
+# ---------------------------------------------------------------------------------------------- the whole story
+
+
+def test_the_entry_keeps_its_requests_and_answers_without_the_token(scim_app, scim_server, jane):
+    log = run(scim_app, jane)
+    query, post = log.traffic
+    assert query["method"] == "GET" and 'userName eq "jane@contoso.example"' in unquote_plus(query["url"])
+    assert (post["method"], post["status"]) == ("POST", 201)
+    assert json.loads(post["request_body"])["userName"] == "jane@contoso.example"
+    assert json.loads(post["response_body"])["id"] == log.target_id
+    assert scim_server.token not in json.dumps(log.traffic)
+    assert all(name.lower() != "authorization" for e in log.traffic for name, _ in e["request_headers"])
+
+
+def test_match_shows_the_filter_as_sent_and_how_many_results_came_back(scim_app, jane):
+    log = run(scim_app, jane)
+    match_step = log.steps[2]
+    assert 'userName eq "jane@contoso.example" → 0 results' in match_step["description"]
+    rows = match_step["sections"][0]["rows"]
+    assert rows[0][2:] == ['userName eq "jane@contoso.example"', "0 results"]
+
+    run(scim_app, factories.DirectoryUserFactory())  # another user; jane is linked now: matched again by filter
+    ExportState.objects.filter(source_id=jane.object_id).delete()
+    again = run(scim_app, jane)
+    assert 'userName eq "jane@contoso.example" → 1 result' in again.steps[2]["description"]
+
+
+def test_a_failed_patch_keeps_its_operations_in_the_entry(scim_app, scim_server, jane, misbehaving_server):
+    first = run(scim_app, jane)
+    target_id = first.target_id
+
+    def respond(request):
+        if request.method == "GET":
+            return Reply(200, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": target_id,
+                               "userName": "jane@contoso.example", "title": "Engineer", "active": True})
+        return Reply(400, scim_error(400, "title is read-only", "mutability"))
+
+    server = misbehaving_server(respond)
+    scim_app.tenant_url = server.url
+    scim_app.save()
+    jane.job_title = "Principal Engineer"
+    jane.save()
+    log = run(scim_app, jane)
+    assert log.status == "failure"
+    patch = log.traffic[-1]
+    assert (patch["method"], patch["status"]) == ("PATCH", 400)
+    operations = json.loads(patch["request_body"])["Operations"]
+    assert any(op.get("path") == "title" or "title" in json.dumps(op.get("value")) for op in operations)
+    assert "title is read-only" in patch["response_body"]
+
+
+def test_a_409_after_no_match_says_the_filter_may_be_case_sensitive(scim_app, jane, misbehaving_server):
+    def respond(request):
+        if request.method == "GET":
+            return Reply(200, list_response([]))  # compares case: the existing Jane@Contoso.example is not found
+        return Reply(409, scim_error(409, "User with userName Jane@Contoso.example already exists", "uniqueness"))
+
+    server = misbehaving_server(respond)
+    scim_app.tenant_url = server.url
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.status == "failure" and log.error_code == "EntryConflict"
+    assert "may be case-sensitive" in log.error_description
+    assert 'userName eq "jane@contoso.example"' in log.error_description
+    assert "ToLower" in log.recommended_fix and "Mappings" in log.recommended_fix
+    assert "may be case-sensitive" in log.steps[-1]["description"]
+
+
+def test_a_409_naming_another_value_gets_no_case_hint(scim_app, jane, misbehaving_server):
+    def respond(request):
+        if request.method == "GET":
+            return Reply(200, list_response([]))
+        return Reply(409, scim_error(409, "externalId E100-X already exists", "uniqueness"))
+
+    scim_app.tenant_url = misbehaving_server(respond).url
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.status == "failure" and "case-sensitive" not in log.error_description
+
+
+def test_an_unassigned_users_skip_says_how_to_let_it_in(scim_app, db):
+    log = run(scim_app, factories.DirectoryUserFactory(display_name="Sam Stranger"))
+    assert log.status == "skipped"
+    assert "Assign users and groups" in log.recommended_fix and "Sync all" in log.recommended_fix
+
+
+def test_a_scoping_skip_names_the_filter_to_edit_and_the_case_difference(scim_app, jane):
+    user_mapping = scim_app.object_mappings.get(object_type="user")
+    scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping, title="Engineering only")
+    factories.ScopingClauseFactory(scoping_filter=scoping_filter, attribute="department", operator="EQUALS", value="engineering")
+    log = run(scim_app, jane)
+    assert log.status == "skipped"
+    assert "differ only in case" in log.error_description
+    assert "'Engineering only'" in log.recommended_fix and "Mappings > Scoping" in log.recommended_fix
+
+
+def test_a_null_scoping_attribute_is_named(scim_app, jane):
+    user_mapping = scim_app.object_mappings.get(object_type="user")
+    scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping, title="Has a cost centre")
+    factories.ScopingClauseFactory(scoping_filter=scoping_filter, attribute="employeeType", operator="EQUALS", value="Staff")
+    log = run(scim_app, jane)
+    assert "employeeType has no value, and scoping filters are false for an empty value" in log.error_description

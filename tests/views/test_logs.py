@@ -363,3 +363,77 @@ def test_responses_vary_on_the_htmx_header(admin_client, app):
     entry = ProvisioningLogFactory(application=app)
     assert "HX-Request" in admin_client.get(logs_url(app))["Vary"]
     assert "HX-Request" in admin_client.get(reverse("apps:log_detail", args=[app.id, entry.id]))["Vary"]
+
+
+# The whole story: fix beside the step, links, the reason in the list, Request and response
+
+
+def test_the_fix_and_code_sit_beside_the_failing_step_with_links(admin_client, app, failed_entry):
+    failed_entry.recommended_fix = "Correct the target attribute under Mappings, or turn 'Entra-compatible requests' off."
+    failed_entry.save()
+    text = admin_client.get(reverse("apps:log_detail", args=[app.id, failed_entry.id])).text
+    steps_tab = text.split('aria-label="Steps"')[1].split('aria-label="Troubleshooting')[0]
+    fix = steps_tab.split('class="step-fix')[1]
+    assert "SchemaAttributeNotFound" in fix
+    assert f'href="{reverse("apps:mappings", args=[app.id, "user"])}"' in fix
+    assert f'href="{reverse("apps:provisioning", args=[app.id])}#id_entra_compatible"' in fix
+    assert steps_tab.index("Failed to update User") < steps_tab.index('class="step-fix')
+
+
+def test_a_group_entrys_mapping_link_opens_the_group_mapping(admin_client, app):
+    entry = ProvisioningLogFactory(application=app, object_type="group", status="failure", error_code="X",
+                                   recommended_fix="Edit the scoping filter 'Pilots' (Mappings > Scoping).",
+                                   steps=[{"key": "action", "name": "Perform action", "status": "failure", "description": "d", "sections": []}])
+    text = admin_client.get(reverse("apps:log_detail", args=[app.id, entry.id])).text
+    assert f'href="{reverse("apps:scoping", args=[app.id, "group"])}"' in text
+
+
+def test_fix_text_is_escaped_around_its_links(admin_client, app):
+    entry = ProvisioningLogFactory(application=app, status="failure", error_code="X",
+                                   recommended_fix="<script>alert(1)</script> under Mappings",
+                                   steps=[{"key": "action", "name": "Perform action", "status": "failure", "description": "d", "sections": []}])
+    text = admin_client.get(reverse("apps:log_detail", args=[app.id, entry.id])).text
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
+
+
+def test_skipped_rows_show_their_reason_in_the_list(admin_client, app):
+    ProvisioningLogFactory(application=app, status="skipped", action="other",
+                           error_description="User 'Sam' is not in scope: the user is not assigned to the application")
+    ProvisioningLogFactory(application=app, status="failure", error_code="EntryConflict", error_description="long text")
+    text = admin_client.get(logs_url(app)).text
+    assert "the user is not assigned to the application" in text
+    assert 'class="muted small log-reason"' in text and "EntryConflict" in text
+
+
+TRAFFIC = [
+    {"method": "GET", "url": "https://t.example/scim/Users?filter=userName+eq+%22jane%40contoso.example%22", "status": 200,
+     "ms": 12, "request_headers": [["Accept", "application/scim+json"]], "response_headers": [["Content-Type", "application/scim+json"]],
+     "response_body": '{"totalResults": 0, "Resources": []}'},
+    {"omitted": 3},
+    {"method": "PATCH", "url": "https://t.example/scim/Users/42", "status": 400, "ms": 20,
+     "request_headers": [["Content-Type", "application/scim+json"]],
+     "request_body": '{"Operations": [{"op": "replace", "path": "title", "value": "Lead"}]}', "request_body_omitted": 0,
+     "response_headers": [], "response_body": '{"detail": "title is read-only"}'},
+    {"method": "POST", "url": "https://t.example/scim/Users", "status": None, "ms": 15000, "request_headers": [],
+     "request_body": "x" * 10, "request_body_omitted": 990, "error": "Failed: POST /Users got no answer within 15 seconds"},
+]
+
+
+def test_request_and_response_tab_shows_each_exchange(admin_client, app, failed_entry):
+    failed_entry.traffic = TRAFFIC
+    failed_entry.save()
+    text = admin_client.get(reverse("apps:log_detail", args=[app.id, failed_entry.id])).text
+    tab = text.split('aria-label="Request and response"')[1].split('aria-label="Summary"')[0]
+    assert "Request and response (6)" in text  # 3 kept + 3 left out
+    assert 'filter=userName eq "jane@contoso.example"' in tab.replace("&quot;", '"')
+    assert "… 3 more requests not kept" in tab
+    assert "&quot;path&quot;: &quot;title&quot;" in tab  # the refused PATCH's operations, indented
+    assert "title is read-only" in tab
+    assert "no answer" in tab and "got no answer within 15 seconds" in tab and "990 more characters not kept" in tab
+    assert "Bearer [redacted]" in tab
+
+
+def test_an_entry_without_requests_says_so(admin_client, app):
+    entry = ProvisioningLogFactory(application=app, status="skipped", action="other")
+    text = admin_client.get(reverse("apps:log_detail", args=[app.id, entry.id])).text
+    assert f"This entry sent no request to {app.name}" in text
