@@ -10,6 +10,7 @@ DeletedDirectoryObject behind.
 Bulk writes that bypass signals (import_directory) call `touch_users` / `touch_groups` themselves.
 """
 
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -23,12 +24,35 @@ def touch_users(pks):
     pks = list(pks)
     if pks:
         DirectoryUser.objects.filter(pk__in=pks).update(updated_at=timezone.now())
+        changed()
 
 
 def touch_groups(pks):
     pks = list(pks)
     if pks:
         DirectoryGroup.objects.filter(pk__in=pks).update(updated_at=timezone.now())
+        changed()
+
+
+def changed():
+    """Once the change commits, the apps that sync changes immediately get it within seconds (engine/changes.py)."""
+    transaction.on_commit(_send_change_task)
+
+
+def _send_change_task():
+    from provisioning import tasks
+    from provisioning.engine import changes
+
+    if changes.mark_changed():
+        tasks.sync_changes.apply_async(countdown=changes.COALESCE.total_seconds())
+
+
+@receiver(post_save, sender=DirectoryUser)
+@receiver(post_save, sender=DirectoryGroup)
+@receiver(post_delete, sender=DirectoryUser)
+@receiver(post_delete, sender=DirectoryGroup)
+def directory_object_changed(sender, **kwargs):
+    changed()
 
 
 def touch_members_of(group_pks):

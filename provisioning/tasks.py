@@ -10,7 +10,7 @@ one chunk, advances the cycle and sends the next workers, so on-demand runs inte
 from celery import shared_task
 
 from provisioning.engine import cycle as cycles
-from provisioning.engine import dry_run, on_demand
+from provisioning.engine import changes, dry_run, on_demand
 from provisioning.models import OnDemandRun
 
 
@@ -55,9 +55,22 @@ def run_dry_run(dry_run_id):
 
 
 @shared_task(time_limit=120)
+def sync_changes():
+    """Directory changes: queue a change cycle for each app that is due; look again while one waits for a cycle."""
+    queued, again = changes.queue_change_cycles()
+    for cycle in queued:
+        run_cycle.delay(cycle.pk)
+    if again is not None:
+        sync_changes.apply_async(countdown=again)
+
+
+@shared_task(time_limit=120)
 def start_due_cycles():
     """Beat: queue due cycles, and give workers back to cycles whose workers died."""
     for cycle in cycles.queue_due_cycles():
+        run_cycle.delay(cycle.pk)
+    # A change whose task was lost with its worker is still marked: beat takes it.
+    for cycle in changes.queue_change_cycles()[0]:
         run_cycle.delay(cycle.pk)
     for action, cycle_id, *rest in cycles.resume_cycles():
         if action == "begin":

@@ -80,6 +80,9 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     provisioning_mode = models.Application.Mode.AUTOMATIC
     tenant_url = "http://127.0.0.1:9/scim/v2"
     notification_email = "oncall@contoso.example"
+    # The product syncs changes at once (the model's default); a test that edits the directory and then runs a
+    # cycle itself must not race a change cycle, so tests turn it on where they test it (tests/engine/test_changes.py).
+    sync_changes_immediately = False
 
     @factory.post_generation
     def secret_token(obj, create, extracted, **kwargs):

@@ -244,7 +244,7 @@ def run_chunk(chunk):
     phase = chunk.phase
     ctx = RunContext(
         application=app,
-        initiated_by=INITIATED_BY.CYCLE,
+        initiated_by=INITIATED_BY.CHANGE if cycle.initiated_by_change else INITIATED_BY.CYCLE,
         initiated_by_user=cycle.requested_by.get_username() if cycle.requested_by_id else "",
         cycle=cycle,
         verify=False,

@@ -353,6 +353,10 @@ def _schedule_next(cycle, *, completed):
         return  # the quarantine's next attempt is the next cycle
     still_on = Application.objects.filter(pk=app.pk, provisioning_enabled=True)
     status = {"job_status": Application.JobStatus.ACTIVE} if completed else {}
+    if cycle.initiated_by_change:
+        if status:
+            still_on.update(**status)
+        return  # the schedule stays: the next scheduled cycle also retries escrow and pending members
     still_on.update(next_cycle_at=timezone.now() + timedelta(minutes=app.provisioning_interval_minutes), **status)
 
 

@@ -10,7 +10,7 @@ TENANT_URL_INVALID = f"Tenant URL is not a valid URL: enter your app's SCIM base
 MANUAL_REFUSED = "To stop provisioning, set Provisioning Status to Off"
 # Settings: accidental-deletion prevention; Advanced: how often and how fast the engine works on this app.
 DELETIONS = ["prevent_accidental_deletions", "deletion_threshold"]
-ADVANCED = ["provisioning_interval_minutes", "max_concurrent_requests", "use_bulk"]
+ADVANCED = ["sync_changes_immediately", "provisioning_interval_minutes", "max_concurrent_requests", "use_bulk"]
 
 
 class ProvisioningSettingsForm(forms.ModelForm):

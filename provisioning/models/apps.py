@@ -99,6 +99,13 @@ class Application(models.Model):
     # Advanced only when a cycle completes; incremental cycles read source changes since then.
     watermark = models.DateTimeField(null=True, blank=True)
     # Shared by every worker talking to this target: a 429 or 503 (Retry-After) holds all requests until then.
+    sync_changes_immediately = models.BooleanField(
+        "Sync changes immediately", default=True,
+        help_text="Provision a change to a user or group within seconds (an incremental cycle of just the changes), "
+        "without waiting for the next cycle.",
+    )
+    # engine/changes.py: a directory change committed; a change cycle is due from this time (None: nothing waiting).
+    change_sync_due_at = models.DateTimeField(null=True, blank=True)
     throttled_until = models.DateTimeField(null=True, blank=True)
     # The target's /ServiceProviderConfig as last read (initial cycles read it again), so incremental
     # cycles need no request to know whether the target takes bulk requests.

@@ -28,6 +28,7 @@ class ProvisioningLog(models.Model):
         CYCLE = "cycle", "Provisioning cycle"
         ON_DEMAND = "on_demand", "On-demand provisioning"
         ADMIN = "admin", "Administrator"
+        CHANGE = "change", "Directory change"
 
     application = models.ForeignKey("provisioning.Application", on_delete=models.CASCADE, related_name="logs")
     cycle = models.ForeignKey("provisioning.ProvisioningCycle", null=True, blank=True, on_delete=models.SET_NULL, related_name="logs")

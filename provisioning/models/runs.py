@@ -85,6 +85,8 @@ class ProvisioningCycle(Run):
     force_deletes = models.BooleanField(default=False)
     # A dry run's cycle: writes are answered by engine/dry_run.ReadOnlyClient, never sent; its transaction is rolled back.
     dry_run = models.BooleanField(default=False)
+    # Queued by a directory change (engine/changes.py), not by the schedule: its entries say "Initiated by: change".
+    initiated_by_change = models.BooleanField(default=False)
 
     class Meta(Run.Meta):
         pass

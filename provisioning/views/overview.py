@@ -7,6 +7,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning import tasks
+from provisioning.engine import changes
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.engine.restart import RestartError, restart_provisioning
 from provisioning.engine.restart import allow_deletes as restart_allow_deletes
@@ -51,6 +52,7 @@ def _context(app):
         "counts": count_table(status.counts),
         "cycle_failed": bool(status.cycle and status.cycle.state == ProvisioningCycle.State.FAILED),
         "last_dry_run": app.dry_runs.first(),
+        "last_change_sync": changes.last_change_sync(app),
     }
 
 
