@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provisioning', '0010_dry_run'),
+        ('provisioning', '0011_log_traffic'),
     ]
 
     operations = [

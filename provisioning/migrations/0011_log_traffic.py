@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provisioning', '0009_bad_days'),
+        ('provisioning', '0010_dry_run'),
     ]
 
     operations = [
