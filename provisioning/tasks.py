@@ -10,6 +10,7 @@ one chunk, advances the cycle and sends the next workers, so on-demand runs inte
 from celery import shared_task
 
 from provisioning.engine import cycle as cycles
+from provisioning import webhook_sender
 from provisioning.engine import changes, dry_run, on_demand
 from provisioning.models import OnDemandRun
 
@@ -52,6 +53,14 @@ def run_cycle_chunk(cycle_id):
 def run_dry_run(dry_run_id):
     """A whole cycle evaluated with only reads sent (engine/dry_run.py); one process, rolled back."""
     dry_run.run_dry_run(dry_run_id)
+
+
+@shared_task(time_limit=60)
+def deliver_webhook(delivery_id):
+    """One attempt at a webhook delivery; a failed one is tried again later, less and less often."""
+    wait = webhook_sender.deliver(delivery_id)
+    if wait is not None:
+        deliver_webhook.apply_async((delivery_id,), countdown=wait)
 
 
 @shared_task(time_limit=120)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from provisioning import webhooks
 from provisioning.engine import chunks, lifecycle, planner, quarantine
 from provisioning.engine.pacing import Pacer, backoff
 from provisioning.engine.connection import test_connection
@@ -248,6 +249,7 @@ def log_cycle_failure(cycle, code, description, fix, details=()):
 
 def fail(cycle, error, *, notify=True):
     if lifecycle.finish(cycle, RunState.FAILED, error):
+        webhooks.cycle_ended(cycle, {})
         ListedTargetObject.objects.filter(cycle=cycle).delete()
         _schedule_next(cycle, completed=False)
         if notify and not cycle.dry_run and quarantine.active(cycle.application) is None:  # a quarantine sends its own email
@@ -326,10 +328,22 @@ def finalize(cycle_id):
         ListedTargetObject.objects.filter(cycle=cycle).delete()
         PendingRemoval.objects.filter(cycle=cycle, staged=False).delete()
     escrow_thresholds(cycle)
+    webhooks.cycle_ended(cycle, cycle_counts(cycle))
     from provisioning.notifications import notify_cycle_failures
 
     if not cycle.dry_run and quarantine.active(cycle.application) is None:
         notify_cycle_failures(cycle.application, cycle)
+
+
+def cycle_counts(cycle):
+    """{action: {status: n}} of the whole cycle, from its chunks."""
+    total = {}
+    for counts in CycleChunk.objects.filter(cycle=cycle).values_list("counts", flat=True):
+        for action, by_status in (counts or {}).items():
+            into = total.setdefault(action, {})
+            for status, n in by_status.items():
+                into[status] = into.get(status, 0) + n
+    return total
 
 
 def escrow_thresholds(cycle):

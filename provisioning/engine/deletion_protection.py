@@ -11,6 +11,7 @@ and pauses the job until the admin fixes the cause and restarts.
 from django.db import transaction
 from django.utils import timezone
 
+from provisioning import webhooks
 from provisioning.engine import bulk_write, quarantine
 from provisioning.engine.steps import ACTION, SKIPPED, STEP_NAMES
 from provisioning.models import Application, DeletedDirectoryObject, DirectoryGroup, DirectoryUser, PendingRemoval, ProvisioningLog
@@ -48,6 +49,7 @@ def hold_if_too_many(cycle):
         pending.update(staged=True)
         _log_held(cycle, PendingRemoval.objects.filter(cycle=cycle, staged=True), total)
     quarantine.enter(app, *quarantine.for_deletes(app, counts[Removal.DISABLE], counts[Removal.DELETE]), cycle=cycle)
+    webhooks.deletions_staged(cycle, counts[Removal.DISABLE], counts[Removal.DELETE])
     return True
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from provisioning import webhooks
 from provisioning.models import Application, Quarantine
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def enter(app, reason, description, fix, *, cycle=None):
         Application.objects.filter(pk=app.pk).update(job_status=Application.JobStatus.QUARANTINE, next_cycle_at=None)
     logger.warning("application %s quarantined (%s): %s", app.pk, reason, description)
     transaction.on_commit(lambda: _email(app, quarantine))
+    webhooks.quarantine_entered(app, quarantine)
     return quarantine
 
 
@@ -87,6 +89,7 @@ def lift(app, how, by=""):
         status = Application.JobStatus.ACTIVE if Application.objects.filter(pk=app.pk, watermark__isnull=False).exists() \
             else Application.JobStatus.NOT_RUN
         Application.objects.filter(pk=app.pk, job_status=Application.JobStatus.QUARANTINE).update(job_status=status)
+        webhooks.quarantine_lifted(app, quarantine)
     logger.info("application %s: quarantine lifted (%s)", app.pk, how)
     return quarantine
 

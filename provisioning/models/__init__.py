@@ -4,6 +4,7 @@ from .dry_runs import DryRun, DryRunEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
+from .webhooks import WebhookDelivery, WebhookEndpoint
 from .runs import (
     CycleChunk,
     Escrow,
@@ -38,4 +39,6 @@ __all__ = [
     "RunState",
     "ScopingClause",
     "ScopingFilter",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
