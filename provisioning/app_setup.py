@@ -4,7 +4,7 @@ from django.db import transaction
 
 from provisioning.defaults import install_default_mappings
 from provisioning.models import Application, Assignment, DirectoryUser
-from provisioning.scim.client import tenant_url_problem, token_problem
+from provisioning.scim.tenant_url import tenant_url_problem, token_problem
 
 NAME_MAX_LENGTH = Application._meta.get_field("name").max_length
 
@@ -23,7 +23,7 @@ def create_application(name: str, *, tenant_url: str, token: str, scope: str = A
     """
     name = (name or "").strip()
     tenant_url = (tenant_url or "").strip()
-    token = (token or "").strip()
+    token = token or ""
     if not name:
         raise SetupError("The application name is empty: give a name, e.g. 'Slack'.")
     if len(name) > NAME_MAX_LENGTH:

@@ -35,6 +35,7 @@ from provisioning.scim.errors import (
     status_text,
     truncate,
 )
+from provisioning.scim.tenant_url import tenant_url_problem, token_problem, without_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -138,49 +139,6 @@ def filter_eq(attribute: str, value: Any) -> str:
     return f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"
 
 
-def tenant_url_problem(url: str) -> str | None:
-    """Why a Tenant URL cannot be used as a SCIM base address, or None when it can."""
-    if not url or not url.strip():
-        return "The Tenant URL is empty."
-    try:
-        parsed = httpx.URL(url.strip())
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        return f"The Tenant URL is not a valid URL ({exc})."
-    if parsed.scheme not in ("http", "https"):
-        if not parsed.scheme or "://" not in url:
-            return f"The Tenant URL has no scheme: it must start with https://, for example https://{url.strip()}."
-        return f"The Tenant URL must start with https:// (or http://), not {parsed.scheme}://."
-    if not parsed.host:
-        return "The Tenant URL has no host name."
-    if not re.fullmatch(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+", parsed.host):
-        return f"The Tenant URL's host name {parsed.host!r} contains characters a host name cannot have."
-    if parsed.userinfo:
-        return "The Tenant URL contains a user name or password; put credentials in the Secret Token only."
-    if parsed.query or "?" in url:
-        return (
-            "The Tenant URL contains a query string (the part after '?'). Entra's URL feature flags such as "
-            "?aadOptscim062020 are not needed here: requests follow RFC 7644 by default, and the "
-            "'Entra-compatible requests' setting selects Entra's request shapes."
-        )
-    if parsed.fragment or "#" in url:
-        return "The Tenant URL contains a '#' fragment."
-    return None
-
-
-def token_problem(token: str) -> str | None:
-    """Why a Secret Token cannot be sent as a bearer token, or None when it can."""
-    token = (token or "").strip()
-    if not token:
-        return "The Secret Token is empty."
-    if token.lower().startswith("bearer "):
-        return "The Secret Token starts with 'Bearer '. Paste only the token: the portal adds 'Bearer ' itself."
-    if any(ch.isspace() for ch in token):
-        return "The Secret Token contains spaces or line breaks; a bearer token never does."
-    if not token.isascii() or not token.isprintable():
-        return "The Secret Token contains characters that cannot be sent in an HTTP header."
-    return None
-
-
 @functools.cache
 def _default_ssl_context():
     # Loading the CA bundle costs ~60 ms; one shared context keeps on-demand provisioning fast.
@@ -197,7 +155,7 @@ class ScimClient:
             raise ScimConnectionError(
                 "could not be sent: " + problem,
                 reason="other",
-                url=redact(str(base_url), token or ""),
+                url=redact(without_userinfo(str(base_url)), token or ""),
                 code="InvalidTenantUrl",
                 recommended_fix="Enter the target's SCIM base address under Admin Credentials > Tenant URL, "
                 "for example https://scim.example.com/scim/v2.",
@@ -206,7 +164,7 @@ class ScimClient:
         if problem:
             raise ScimAuthError(
                 "not sent: " + problem,
-                url=base_url.strip(),
+                url=without_userinfo(base_url),
                 recommended_fix="Paste the target's bearer token under Admin Credentials > Secret Token.",
             )
         # A trailing slash would give ".../v2//Users", which many targets answer with 404.

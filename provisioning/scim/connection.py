@@ -23,10 +23,8 @@ from provisioning.scim.client import (
     ci_get,
     filter_eq,
     read_list_response,
-    tenant_url_problem,
     classify_transport_error,
     tls_reason,
-    token_problem,
 )
 from provisioning.scim.errors import (
     ScimConnectionError,
@@ -40,6 +38,7 @@ from provisioning.scim.errors import (
     status_text,
     truncate,
 )
+from provisioning.scim.tenant_url import tenant_url_problem, token_problem, without_userinfo
 
 SUCCESS_MESSAGE = "The supplied credentials are authorized to enable provisioning"
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -78,11 +77,11 @@ def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, tran
     if problem:
         return _failure(
             problem, "Paste the bearer token from the target application under Secret Token, then test again.",
-            "InvalidSecretToken" if (token or "").strip() else "MissingSecretToken", [], redact(url, token or ""),
+            "InvalidSecretToken" if (token or "").strip() else "MissingSecretToken", [], redact(without_userinfo(url), token or ""),
         )
     warnings = _url_warnings(url)
     with ScimClient(url, token, timeout=timeout, transport=transport) as client:
-        return _Check(client, token.strip(), timeout, transport, warnings).run()
+        return _Check(client, token, timeout, transport, warnings).run()
 
 
 class _Check:
@@ -368,10 +367,12 @@ def _failure(message, fix, code, details, checked_url) -> ConnectionResult:
 
 def _invalid_url(url: str, problem: str, token: str) -> ConnectionResult:
     fix = f"Enter the target's SCIM base address under Tenant URL, {URL_EXAMPLE}."
+    # Never shown back with a password in it.
+    url = without_userinfo(url)
     without_extras = url.split("?")[0].split("#")[0].rstrip("/")
     if without_extras != url.rstrip("/") and tenant_url_problem(without_extras) is None:
         fix = f"Use {without_extras} as the Tenant URL."
-    token = (token or "").strip()
+    token = token or ""
     return _failure(problem, redact(fix, token), "InvalidTenantUrl", [], redact(url, token))
 
 
