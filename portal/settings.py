@@ -44,6 +44,10 @@ ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # The base of links in emails ("open the filtered logs").
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Where SCIM requests may go (provisioning/scim/outbound.py): comma-separated CIDRs or host names refused
+# beyond the defaults (link-local, cloud metadata), and allowed in spite of them. Loopback is allowed unless denied.
+PORTAL_OUTBOUND_DENY = os.environ.get("PORTAL_OUTBOUND_DENY", "")
+PORTAL_OUTBOUND_ALLOW = os.environ.get("PORTAL_OUTBOUND_ALLOW", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

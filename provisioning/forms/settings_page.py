@@ -4,6 +4,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from provisioning.models import Application
+from provisioning.scim.outbound import url_refusal
 from provisioning.scim.tenant_url import URL_MAX_LENGTH, tenant_url_problem, token_problem, without_userinfo
 
 TENANT_URL_EXAMPLE = "https://app.example.com/scim/v2"
@@ -90,7 +91,7 @@ class ProvisioningSettingsForm(forms.ModelForm):
         if self.is_bound and "tenant_url" in self.data:
             # Decided on the URL as typed; the page then shows it back without any user:password@.
             typed = self.data.get("tenant_url") or ""
-            self.url_problem = tenant_url_problem(typed) if typed.strip() else None
+            self.url_problem = (tenant_url_problem(typed) or url_refusal(typed)) if typed.strip() else None
             if without_userinfo(typed) != typed.strip():
                 self.data = self.data.copy()
                 self.data["tenant_url"] = without_userinfo(typed)

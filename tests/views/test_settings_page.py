@@ -418,3 +418,13 @@ def test_advanced_settings_left_out_of_a_post_keep_what_is_saved(admin_client, a
     assert admin_client.post(url(automatic_app), settings_data(use_bulk="on")).status_code == 302
     automatic_app.refresh_from_db()
     assert (automatic_app.provisioning_interval_minutes, automatic_app.use_bulk) == (90, True)
+
+
+def test_save_refuses_a_metadata_address_naming_the_setting(admin_client, automatic_app, settings):
+    settings.PORTAL_OUTBOUND_ALLOW = ""
+    body = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/latest/meta-data/")).content.decode()
+    assert "Your settings were not saved." in body
+    assert "requests to 169.254.169.254 are refused" in body and "PORTAL_OUTBOUND_ALLOW" in body
+    settings.PORTAL_OUTBOUND_ALLOW = "169.254.169.254/32"
+    response = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/scim/v2"))
+    assert response.status_code == 302
