@@ -76,6 +76,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "portal.urls"
+# Django's default of 1,000 fields refused an Assign of more than 1,000 users; the form itself takes at most
+# ASSIGN_LIMIT (10,000), and a request over this limit gets a 400 that states it (views/errors.py).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
