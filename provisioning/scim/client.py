@@ -16,9 +16,10 @@ import socket
 import ssl
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import certifi
 import httpx
@@ -49,6 +50,8 @@ USER_AGENT = "Provisioning-Portal (SCIM 2.0 client)"
 UNCONFIRMED = type("Unconfirmed", (), {"__repr__": lambda self: "UNCONFIRMED", "__bool__": lambda self: False})()
 # Guards against servers that ignore startIndex and return the same page forever.
 MAX_PAGES = 1000
+# Ids a target assigns are stored and sent back in URLs; no real target's are anywhere near this long.
+MAX_ID_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -296,13 +299,13 @@ class ScimClient:
         if method == "DELETE":
             return None
         resource = ci_get(answer, "response")
-        if isinstance(resource, dict) and resource.get("id"):
-            return resource
+        if isinstance(resource, dict) and ci_get(resource, "id") not in (None, ""):
+            return self._with_id(resource, method, path)
         location = ci_get(answer, "location") or ""
-        resource_id = str(location).rstrip("/").rsplit("/", 1)[-1] if location else ""
+        resource_id = unquote(str(location).rstrip("/").rsplit("/", 1)[-1]) if location else ""
         if method == "POST" and not resource_id:
             raise self._protocol_error(method, path, "answered a bulk create without the new resource's location")
-        return {"id": resource_id} if resource_id else None
+        return self._with_id({"id": resource_id}, method, path) if resource_id else None
 
     def find_by(self, resource_type: str, attribute: str, value: Any, *, excluded_attributes=None) -> list[dict]:
         return self.query(resource_type, filter_eq(attribute, value), excluded_attributes=excluded_attributes)
@@ -405,20 +408,32 @@ class ScimClient:
             raise self._protocol_error(
                 method, path, "returned JSON that is not a SCIM resource object", status=response.status_code
             )
-        if data.get("id") in (None, ""):
+        return self._with_id(data, method, path, status=response.status_code)
+
+    def _with_id(self, data: dict, method: str, path: str, *, status=None) -> dict:
+        """The resource with its id checked and under the key "id" (RFC 7643 §2.1: names are case-insensitive)."""
+        value = ci_get(data, "id")
+        if value in (None, ""):
             raise self._protocol_error(
-                method, path, "returned a resource without an id", status=response.status_code,
-                detail=truncate(redact(json.dumps(data), self._token), 200),
+                method, path, "returned a resource without an id", status=status,
+                detail=truncate(redact(json.dumps(data, default=str), self._token), 200),
             )
+        checked, problem = checked_id(value)
+        if problem:
+            raise self._protocol_error(method, path, f"returned a resource whose id {problem}", status=status)
+        if data.get("id") != checked:
+            data = {**data, "id": checked}
         return data
 
     def _list_response(self, response: httpx.Response, path: str) -> tuple[list[dict], int | None]:
         data = self._json(response, "GET", path)
         try:
-            return read_list_response(data)
+            resources, total = read_list_response(data)
         except NotAListResponse as exc:
             excerpt = truncate(redact(json.dumps(data), self._token), 200)
             raise self._protocol_error("GET", path, f"returned {exc}", status=response.status_code, detail=excerpt)
+        # Every listed resource is a candidate for matching: an unusable id fails the answer, not later a PATCH.
+        return [self._with_id(resource, "GET", path, status=response.status_code) for resource in resources], total
 
     def _protocol_error(self, method, path, problem, *, detail="", status=None) -> ScimProtocolError:
         url = self.base_url + path
@@ -494,10 +509,30 @@ def _resource_type(resource_type: str) -> str:
     return resource_type
 
 
+def checked_id(value) -> tuple[str, str]:
+    """(the id as text, "") or ("", why it is unusable): ids are non-empty strings (RFC 7643 §3.1); a whole
+    number is taken as its digits, anything else (an object, a list, true, 1.5) is refused."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a number with a fraction"}.get(type(value), type(value).__name__)
+        return "", f"is {kind}, not a string (RFC 7643 §3.1: an id is a string)"
+    text = str(value)
+    if not text.strip():
+        return "", "is only spaces"
+    if len(text) > MAX_ID_LENGTH:
+        return "", f"is {len(text):,} characters long (at most {MAX_ID_LENGTH:,} are accepted)"
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        return "", "contains control characters"
+    return text, ""
+
+
 def _resource_path(resource_type: str, resource_id) -> str:
     if resource_id is None or str(resource_id) == "":
         raise ValueError("resource_id must not be empty")
-    return f"/{_resource_type(resource_type)}/{quote(str(resource_id), safe='')}"
+    segment = quote(str(resource_id), safe="")
+    if set(segment) == {"."}:
+        # "." and ".." would be removed as dot segments ("/Users/.." is the service root): send them encoded.
+        segment = segment.replace(".", "%2E")
+    return f"/{_resource_type(resource_type)}/{segment}"
 
 
 def _attribute_list(attributes) -> str:
