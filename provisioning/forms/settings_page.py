@@ -137,6 +137,7 @@ class ProvisioningSettingsForm(forms.ModelForm):
     def clean_tenant_url(self):
         url = self.cleaned_data.get("tenant_url", "")
         if self.url_problem:
+            # A problem that already names the URL to use ("… without /Users: use https://…") needs no example.
             hint = "" if " use " in self.url_problem else f" {TENANT_URL_HINT}"
             raise forms.ValidationError(self.url_problem + hint)
         return url
