@@ -44,6 +44,10 @@ ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # The base of links in emails ("open the filtered logs").
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Where SCIM requests may go (provisioning/scim/outbound.py): comma-separated CIDRs or host names refused
+# beyond the defaults (link-local, cloud metadata), and allowed in spite of them. Loopback is allowed unless denied.
+PORTAL_OUTBOUND_DENY = os.environ.get("PORTAL_OUTBOUND_DENY", "")
+PORTAL_OUTBOUND_ALLOW = os.environ.get("PORTAL_OUTBOUND_ALLOW", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,6 +76,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "portal.urls"
+# Django's default of 1,000 fields refused an Assign of more than 1,000 users; the form itself takes at most
+# ASSIGN_LIMIT (10,000), and a request over this limit gets a 400 that states it (views/errors.py).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

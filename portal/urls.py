@@ -8,3 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("provisioning.urls")),
 ]
+
+# Request-size limits answered in words (provisioning/views/errors.py).
+handler400 = "provisioning.views.errors.bad_request"

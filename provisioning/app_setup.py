@@ -4,7 +4,8 @@ from django.db import transaction
 
 from provisioning.defaults import install_default_mappings
 from provisioning.models import Application, Assignment, DirectoryUser
-from provisioning.scim.client import tenant_url_problem, token_problem
+from provisioning.scim.outbound import url_refusal
+from provisioning.scim.tenant_url import tenant_url_problem, token_problem
 
 NAME_MAX_LENGTH = Application._meta.get_field("name").max_length
 
@@ -23,13 +24,15 @@ def create_application(name: str, *, tenant_url: str, token: str, scope: str = A
     """
     name = (name or "").strip()
     tenant_url = (tenant_url or "").strip()
-    token = (token or "").strip()
+    token = token or ""
     if not name:
         raise SetupError("The application name is empty: give a name, e.g. 'Slack'.")
     if len(name) > NAME_MAX_LENGTH:
         raise SetupError(f"The application name is {len(name)} characters long: at most {NAME_MAX_LENGTH} are allowed.")
     if problem := tenant_url_problem(tenant_url):
         raise SetupError(f"{problem} Give the target's SCIM base address, e.g. https://scim.example.com/scim/v2.")
+    if problem := url_refusal(tenant_url):
+        raise SetupError(problem)
     if problem := token_problem(token):
         raise SetupError(problem)
     if scope not in Application.Scope.values:

@@ -2,14 +2,23 @@
 
 Rows are numbered as a spreadsheet shows them: the header is row 1, the first user row 2.
 Each row creates the user or updates the one with the same userPrincipalName (case-insensitive, as
-Entra compares UPNs). An empty cell leaves the attribute as it is on an update. A row with any error
-is not imported; the others are. `manager` holds the manager's userPrincipalName, found in the same
-file (on any row) or in the directory.
+Entra compares UPNs). An `objectId` column, when given, identifies the user instead: the id is kept on
+create, so a re-import (of the portal's own export, say) updates the same user, even after a UPN change, and
+the targets' links, which carry the objectId, stay valid. An empty cell leaves the attribute as it is on an
+update. A row with any error is not imported; the others are. `manager` holds the manager's
+userPrincipalName, found in the same file (on any row) or in the directory.
+
+Cells may not hold control characters (NUL, line breaks inside a quoted cell, ESC …) or the invisible
+characters that reorder text (right-to-left overrides): a directory attribute never needs one, and they
+show as something else than what is stored. The row and column are named.
 """
 
+import codecs
 import csv
 import io
 import re
+import unicodedata
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -30,6 +39,7 @@ COLUMNS = {
     "employeeId": "employee_id",
     "accountEnabled": "account_enabled",
     "manager": "manager",
+    "objectId": "object_id",
 }
 EXTENSION_PREFIX = "extension_"
 EXTENSION_NAME = re.compile(r"^extension_[A-Za-z0-9_]+$")
@@ -57,6 +67,26 @@ def upn_problem(value: str) -> str | None:
     if name.startswith(".") or name.endswith(".") or ".." in name:
         return "the name part cannot start or end with a dot, or hold two dots in a row"
     return None
+
+
+# Bidirectional embeddings, overrides and isolates: they make "gnp.exe" read as "exe.png".
+_REORDERING = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def control_character_problem(value: str) -> str | None:
+    """Why a text value cannot be stored as a directory attribute (a control or reordering character), or None."""
+    for position, char in enumerate(value, start=1):
+        if unicodedata.category(char) == "Cc" or char in _REORDERING:
+            return f"contains {character_name(char)} at character {position}: remove it (it often comes from pasting)"
+    return None
+
+
+def character_name(char: str) -> str:
+    names = {"\x00": "a NUL character (U+0000)", "\n": "a line break (U+000A)", "\r": "a line break (U+000D)",
+             "\t": "a tab (U+0009)", "\x1b": "an ESC character (U+001B)"}
+    if char in names:
+        return names[char]
+    return f"the invisible character U+{ord(char):04X} ({unicodedata.name(char, 'control character').lower()})"
 
 
 def mail_problem(mail: str) -> str | None:
@@ -118,6 +148,8 @@ class _Row:
     values: dict[str, str]  # column → non-empty, stripped cell
     extensions: dict[str, str]
     errors: list[str] = field(default_factory=list)
+    object_id: uuid.UUID | None = None  # from the objectId column
+    existing: DirectoryUser | None = None  # the directory user this row updates
 
     @property
     def upn(self):
@@ -127,6 +159,12 @@ class _Row:
 def _decode(data: bytes | str) -> str:
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text" and some exports: UTF-16 with its byte order mark.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise _FileError("The file starts as UTF-16 but is not valid UTF-16. Save it as 'CSV UTF-8 (Comma delimited)'.") from None
     try:
         # utf-8-sig drops the byte order mark Excel writes at the start of "CSV UTF-8" files.
         return data.decode("utf-8-sig")
@@ -154,6 +192,16 @@ def _delimiter(header_line: str) -> str:
 def _read_header(header: list[str]) -> list[str]:
     """The canonical column names, or _FileError listing what is wrong."""
     by_lower = {name.lower(): name for name in COLUMNS}
+    for position, raw in enumerate(header, start=1):
+        if problem := control_character_problem(raw):
+            raise _FileError(f"The header's column {position} {problem}.")
+    cells = [raw.strip() for raw in header]
+    if not any(cell.lower() in by_lower or EXTENSION_NAME.match(cell) for cell in cells):
+        first = ", ".join(f"'{cell}'" for cell in cells[:3] if cell) or "(empty cells)"
+        raise _FileError(
+            f"The file has no header row: its first line holds {first}, not attribute names. Add a first line "
+            f"naming the columns, e.g. userPrincipalName,displayName,department (accepted: {ACCEPTED_COLUMNS_TEXT})."
+        )
     names, unknown, seen = [], [], set()
     for position, raw in enumerate(header, start=1):
         cell = raw.strip()
@@ -195,6 +243,9 @@ def _read_rows(text: str) -> list[_Row]:
         if len(record) != len(columns):
             row.errors.append(f"has {len(record)} values but the header has {len(columns)} columns (check for a missing or extra comma)")
         for name, cell in zip(columns, record):
+            if problem := control_character_problem(cell):
+                row.errors.append(f"column {name} {problem}")
+                continue
             cell = cell.strip()
             if not cell:
                 continue
@@ -209,6 +260,12 @@ def _read_rows(text: str) -> list[_Row]:
 
 
 def _check_row(row: _Row):
+    if (object_id := row.values.get("objectId")) is not None:
+        try:
+            row.object_id = uuid.UUID(object_id)
+        except ValueError:
+            row.errors.append(f"objectId '{object_id}' is not a UUID: expected 32 hex digits such as "
+                              "8d6e4c1a-2f3b-4e5d-9a7c-1b2c3d4e5f60, or leave the cell empty for a new user")
     upn = row.upn
     if not upn:
         row.errors.append("userPrincipalName is empty: every user needs one")
@@ -220,7 +277,7 @@ def _check_row(row: _Row):
         row.errors.append(problem)
     for column, field_name in COLUMNS.items():
         value = row.values.get(column)
-        max_length = DirectoryUser._meta.get_field(field_name).max_length if column not in ("manager", "accountEnabled") else None
+        max_length = DirectoryUser._meta.get_field(field_name).max_length if column not in ("manager", "accountEnabled", "objectId") else None
         if value and max_length and len(value) > max_length:
             row.errors.append(f"{column} is {len(value)} characters long: at most {max_length} are allowed")
     if (manager := row.values.get("manager")) and upn and manager.lower() == upn.lower():
@@ -229,14 +286,41 @@ def _check_row(row: _Row):
 
 def _check_duplicates(rows: list[_Row]):
     by_upn: dict[str, list[_Row]] = {}
+    by_id: dict[uuid.UUID, list[_Row]] = {}
     for row in rows:
         if row.upn:
             by_upn.setdefault(row.upn.lower(), []).append(row)
+        if row.object_id:
+            by_id.setdefault(row.object_id, []).append(row)
     for same in by_upn.values():
         if len(same) > 1:
             numbers = ", ".join(str(r.number) for r in same)
             for row in same:
                 row.errors.append(f"userPrincipalName '{row.upn}' is on rows {numbers}: each user must appear once")
+    for object_id, same in by_id.items():
+        if len(same) > 1:
+            numbers = ", ".join(str(r.number) for r in same)
+            for row in same:
+                row.errors.append(f"objectId {object_id} is on rows {numbers}: each user must appear once")
+
+
+def _match_existing(rows: list[_Row], directory: dict[str, DirectoryUser]):
+    """Which directory user each row updates: by objectId when the row has one, else by userPrincipalName."""
+    ids = {row.object_id for row in rows if row.object_id}
+    by_id = {user.object_id: user for user in DirectoryUser.objects.filter(object_id__in=ids)} if ids else {}
+    for row in rows:
+        if row.errors:
+            continue
+        holder = directory.get(row.upn.lower())
+        if row.object_id is None:
+            row.existing = holder
+            continue
+        row.existing = by_id.get(row.object_id)
+        if holder is not None and holder != row.existing:
+            row.errors.append(
+                f"userPrincipalName '{row.upn}' belongs to another directory user (objectId {holder.object_id}), "
+                f"not to objectId {row.object_id}: fix the objectId, or the userPrincipalName"
+            )
 
 
 def _directory_users(upns) -> dict[str, DirectoryUser]:
@@ -269,7 +353,7 @@ def _check_managers(rows: list[_Row], directory: dict[str, DirectoryUser]):
 def _field_values(row: _Row) -> dict:
     values = {}
     for column, field_name in COLUMNS.items():
-        if column in ("manager", "userPrincipalName") or column not in row.values:
+        if column in ("manager", "userPrincipalName", "objectId") or column not in row.values:
             continue
         value = row.values[column]
         values[field_name] = parse_bool(value) if column == "accountEnabled" else value
@@ -282,11 +366,16 @@ def _create(row: _Row) -> DirectoryUser:
     # Entra requires both on a new user; derive them rather than refuse the row.
     values.setdefault("display_name", " ".join(v for v in (values.get("given_name"), values.get("surname")) if v) or name)
     values.setdefault("mail_nickname", name[:64])
+    if row.object_id:
+        values["object_id"] = row.object_id
     return DirectoryUser.objects.create(user_principal_name=row.upn, extension_attributes=dict(row.extensions), **values)
 
 
 def _update(user: DirectoryUser, row: _Row) -> list[str]:
     changed = []
+    if row.object_id and user.user_principal_name != row.upn:  # matched by objectId: the UPN was renamed
+        user.user_principal_name = row.upn
+        changed.append("user_principal_name")
     for field_name, value in _field_values(row).items():
         if getattr(user, field_name) != value:
             setattr(user, field_name, value)
@@ -302,7 +391,7 @@ def _update(user: DirectoryUser, row: _Row) -> list[str]:
 def _write(rows: list[_Row], directory: dict[str, DirectoryUser], result: ImportResult):
     users, changes = {}, {}
     for row in rows:
-        existing = directory.get(row.upn.lower())
+        existing = row.existing
         if existing is None:
             users[row.upn.lower()] = _create(row)
             result.created.append(row.upn)
@@ -344,6 +433,7 @@ def import_users(data: bytes | str, *, dry_run: bool = False) -> ImportResult:
         _check_row(row)
     _check_duplicates(rows)
     directory = _directory_users([row.upn for row in rows] + [row.values["manager"] for row in rows if "manager" in row.values])
+    _match_existing(rows, directory)
     _check_managers(rows, directory)
     for row in rows:
         result.row_errors.extend(RowError(row.number, message) for message in row.errors)

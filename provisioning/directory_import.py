@@ -24,7 +24,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from provisioning import csv_import
-from provisioning.csv_import import mail_problem, upn_problem
+from provisioning.csv_import import control_character_problem, mail_problem, upn_problem
 from provisioning.directory_changes import touch_groups, touch_members_of, touch_users
 from provisioning.models import DirectoryGroup, DirectoryUser
 
@@ -230,6 +230,9 @@ def _text(row, model, key, field_name, value):
     max_length = _max_length(model, field_name)
     if len(value) > max_length:
         row.errors.append(f"{key} is {len(value)} characters long: at most {max_length} are allowed")
+    if problem := control_character_problem(value):
+        row.errors.append(f"{key} {problem}")
+        return
     row.values[field_name] = value
 
 
@@ -697,7 +700,7 @@ def import_directory(data: bytes | str, *, name: str = "", prune: bool = False, 
         if prune:
             result = csv_import.ImportResult(dry_run=dry_run)
             result.file_errors.append(
-                "--prune needs a JSON file: a CSV file has no objectIds and no groups to compare the directory with. "
+                "--prune needs a JSON file: a CSV file has no groups to compare the directory with. "
                 "Import the CSV without --prune, or export the directory as JSON."
             )
             return result

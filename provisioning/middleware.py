@@ -18,8 +18,14 @@ class RejectNulCharacters:
             for name, values in data.lists():
                 if "\x00" in name or any("\x00" in value for value in values):
                     problem = (
-                        f"The {source} field “{name.replace(chr(0), '')}” contains a NUL character (\\x00), which no "
+                        f"The {source} field “{_shown(name)}” contains a NUL character (\\x00), which no "
                         "field accepts. Remove it — it usually comes from pasting binary text — and try again."
                     )
                     return render(request, "400.html", {"problem": problem}, status=400)
         return self.get_response(request)
+
+
+def _shown(name):
+    # The field's name as the person knows it: without the NUL, and short (a name is typed by a script here).
+    name = name.replace("\x00", "")
+    return name if len(name) <= 60 else name[:59] + "…"

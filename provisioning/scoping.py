@@ -16,11 +16,16 @@ Semantics follow Microsoft Learn, "Scoping users or groups to be provisioned wit
 * Greater_Than and Greater_Than_OR_EQUALS compare integers only, on both sides.
 * IS TRUE / IS FALSE take booleans, or the strings "true"/"false" in any case.
 * Attribute names are looked up case-insensitively, as Entra does.
+* Regular expressions run with a time limit per match (safe_regex): a pattern that runs out of time raises
+  ScopingRegexTimeout, which fails that one object; it never counts as "out of scope" (that would disable or
+  delete the object in the target) and never holds the worker.
 """
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from provisioning import safe_regex
 
 OPERATORS: tuple[str, ...] = (
     "&",
@@ -85,6 +90,21 @@ UNSUPPORTED_ATTRIBUTES: dict[str, str] = {
 _INTEGER = re.compile(r"[+-]?\d+")
 _TRUE_STRINGS = frozenset({"true"})
 _FALSE_STRINGS = frozenset({"false"})
+
+
+class ScopingRegexTimeout(Exception):
+    """A REGEX MATCH / NOT REGEX MATCH clause ran out of time on one object's value."""
+
+    code = "ScopingRegexTimeout"
+
+    def __init__(self, clause, timeout: safe_regex.RegexTimeout):
+        self.clause = clause
+        self.description = f"The scoping clause {clause.text} could not be evaluated: {timeout}."
+        self.fix = (
+            "Edit the scoping filter under Mappings and save the pattern again (Save tests patterns for this). "
+            + safe_regex.REWRITE_HINT
+        )
+        super().__init__(self.description)
 
 
 @dataclass(frozen=True)
@@ -157,8 +177,13 @@ def _evaluate_filter(spec, lookup):
 
 
 def evaluate_clause(clause: Clause, actual: object) -> ClauseResult:
-    """One clause against the attribute's value (None when the object has no such attribute)."""
-    passed, why = _test(clause.operator, clause.value, actual)
+    """One clause against the attribute's value (None when the object has no such attribute).
+
+    Raises ScopingRegexTimeout when a regular expression runs out of time on the value."""
+    try:
+        passed, why = _test(clause.operator, clause.value, actual)
+    except safe_regex.RegexTimeout as timeout:
+        raise ScopingRegexTimeout(clause, timeout) from None
     if why.startswith("it has no value"):
         why = f"{clause.attribute} has no value, and scoping filters are false for an empty value"
     explanation = f"{clause.text} — value was {_show(actual)}"
@@ -190,9 +215,10 @@ def _test(operator, expected, actual):
     text = _as_text(actual)
     if operator in REGEX_OPERATORS:
         try:
-            found = re.search(expected, text) is not None
-        except re.error as exc:
+            compiled = safe_regex.compile_pattern(expected)
+        except safe_regex.error as exc:
             return False, f"the pattern is not a valid regular expression: {exc}"
+        found = safe_regex.search(compiled, text) is not None
         return found is (operator == "REGEX MATCH"), ""
     match operator:
         case "EQUALS":
@@ -300,14 +326,24 @@ def validate_clause(attribute: str, operator: str, value: str, *, multi_valued: 
             "Enter a whole number such as 1000000, or use REGEX MATCH to compare text."
         )
     if operator in REGEX_OPERATORS:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            problems.append(
-                f"{_quote(value)} is not a valid regular expression ({exc}). "
-                "Fix the pattern; escape special characters such as . ( [ with a backslash."
-            )
+        problems.extend(regex_problems(value))
     return problems
+
+
+def regex_problems(pattern: str) -> list[str]:
+    """Why Save refuses this pattern: it does not compile, or it runs out of time on a test value."""
+    try:
+        compiled = safe_regex.compile_pattern(pattern)
+    except safe_regex.error as exc:
+        return [
+            f"{_quote(pattern)} is not a valid regular expression ({exc}). "
+            "Fix the pattern; escape special characters such as . ( [ with a backslash."
+        ]
+    try:
+        safe_regex.probe(compiled)
+    except safe_regex.RegexTimeout as timeout:
+        return [f"{_quote(pattern)} cannot be used: {timeout}. {safe_regex.REWRITE_HINT}"]
+    return []
 
 
 def _unsupported_reason(name, multi_valued):

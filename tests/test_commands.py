@@ -289,7 +289,7 @@ class TestCreateAppCommand:
         (None, "no such file. Write the target's bearer token into a file and give its path."),
         ("\n", "is empty: write the target's bearer token into it (one line)."),
         (f"Bearer {TOKEN}\n", "The Secret Token starts with 'Bearer '. Paste only the token: the portal adds 'Bearer ' itself."),
-        (f"{TOKEN}\nsecond line\n", "The Secret Token contains spaces or line breaks; a bearer token never does."),
+        (f"{TOKEN}\nsecond line\n", "The Secret Token contains a line break at character 30, and a bearer token never contains spaces or line breaks."),
     ])
     def test_refuses_a_missing_or_bad_token(self, tmp_path, content, message):
         path = tmp_path / "token"

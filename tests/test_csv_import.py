@@ -166,7 +166,7 @@ class TestFileErrors:
         result = import_users(data)
         assert result.file_errors == [
             "The file is empty. Expected a header row of attribute names (userPrincipalName, displayName, givenName, surname, "
-            "mail, mailNickname, jobTitle, department, employeeId, accountEnabled, manager, extension_<name>), then one user per row."
+            "mail, mailNickname, jobTitle, department, employeeId, accountEnabled, manager, objectId, extension_<name>), then one user per row."
         ]
         assert not result.ok and result.summary().endswith("0 failed")
 
@@ -177,7 +177,7 @@ class TestFileErrors:
         result = import_users("userPrincipalName,Email,Title,extension_cost-center,\na@contoso.example,a@b.example,x,1,\n")
         assert result.file_errors == [
             "Unknown columns 'Email', 'Title', 'extension_cost-center', '(no name, column 5)'. Accepted columns: userPrincipalName, "
-            "displayName, givenName, surname, mail, mailNickname, jobTitle, department, employeeId, accountEnabled, manager, extension_<name>."
+            "displayName, givenName, surname, mail, mailNickname, jobTitle, department, employeeId, accountEnabled, manager, objectId, extension_<name>."
         ]
         assert not DirectoryUser.objects.exists()
 
@@ -193,6 +193,90 @@ class TestFileErrors:
         assert result.file_errors == [
             "The file is not UTF-8 (byte 0xe9 on line 2). Save it as UTF-8: in Excel choose 'CSV UTF-8 (Comma delimited)'."
         ]
+
+
+@pytest.mark.django_db
+class TestObjectIdColumn:
+    OBJECT_ID = "8d6e4c1a-2f3b-4e5d-9a7c-1b2c3d4e5f60"
+
+    def test_the_object_id_is_kept_and_a_reimport_updates_the_same_user(self):
+        first = import_users(csv(f"{self.OBJECT_ID},jane@contoso.example,Jane,Sales", header="objectId,userPrincipalName,displayName,department"))
+        assert first.ok and first.created == ["jane@contoso.example"]
+        jane = DirectoryUser.objects.get()
+        assert str(jane.object_id) == self.OBJECT_ID
+
+        # The UPN changed in the source: the objectId still finds her, no second user.
+        again = import_users(csv(f"{self.OBJECT_ID},jane.doe@contoso.example,Jane Doe,Sales", header="objectId,userPrincipalName,displayName,department"))
+        assert again.ok and again.updated == ["jane.doe@contoso.example"] and not again.created
+        jane.refresh_from_db()
+        assert (jane.user_principal_name, jane.display_name) == ("jane.doe@contoso.example", "Jane Doe")
+        assert DirectoryUser.objects.count() == 1
+
+    def test_an_empty_object_id_cell_falls_back_to_the_upn(self):
+        existing = DirectoryUserFactory(user_principal_name="sam@contoso.example")
+        result = import_users(csv(",sam@contoso.example,Sales", header="objectId,userPrincipalName,department"))
+        assert result.ok and result.updated == ["sam@contoso.example"]
+        existing.refresh_from_db()
+        assert existing.department == "Sales"
+
+    def test_a_bad_or_repeated_object_id_fails_its_rows(self):
+        result = import_users(csv(
+            "not-a-uuid,a@contoso.example", f"{self.OBJECT_ID},b@contoso.example", f"{self.OBJECT_ID},c@contoso.example",
+            header="objectId,userPrincipalName",
+        ))
+        assert errors(result) == [
+            "row 2: objectId 'not-a-uuid' is not a UUID: expected 32 hex digits such as 8d6e4c1a-2f3b-4e5d-9a7c-1b2c3d4e5f60, "
+            "or leave the cell empty for a new user",
+            f"row 3: objectId {self.OBJECT_ID} is on rows 3, 4: each user must appear once",
+            f"row 4: objectId {self.OBJECT_ID} is on rows 3, 4: each user must appear once",
+        ]
+        assert not DirectoryUser.objects.exists()
+
+    def test_a_upn_that_belongs_to_another_user_is_refused(self):
+        other = DirectoryUserFactory(user_principal_name="taken@contoso.example")
+        result = import_users(csv(f"{self.OBJECT_ID},taken@contoso.example", header="objectId,userPrincipalName"))
+        assert errors(result) == [
+            f"row 2: userPrincipalName 'taken@contoso.example' belongs to another directory user (objectId {other.object_id}), "
+            f"not to objectId {self.OBJECT_ID}: fix the objectId, or the userPrincipalName"
+        ]
+        assert DirectoryUser.objects.count() == 1
+
+
+@pytest.mark.django_db
+class TestHostileCells:
+    @pytest.mark.parametrize("cell, named", [
+        ("Ja\x00ne", "a NUL character (U+0000) at character 3"),
+        ("Jane\x1b[31m", "an ESC character (U+001B) at character 5"),
+        ('"Jane\nDoe"', "a line break (U+000A) at character 5"),
+        ("Jane\u202eeoD", "the invisible character U+202E (right-to-left override) at character 5"),
+        ("Jane\x7f", "the invisible character U+007F (control character) at character 5"),
+    ])
+    def test_control_characters_are_refused_with_the_row_and_column(self, cell, named):
+        result = import_users(csv("ok@contoso.example,Fine", f"bad@contoso.example,{cell}", header="userPrincipalName,displayName"))
+        assert errors(result) == [f"row 3: column displayName contains {named}: remove it (it often comes from pasting)"]
+        assert list(DirectoryUser.objects.values_list("user_principal_name", flat=True)) == ["ok@contoso.example"]
+
+    def test_a_control_character_in_the_header_is_a_file_error(self):
+        result = import_users("userPrincipalName,display\x00Name\na@contoso.example,A\n")
+        assert result.file_errors == ["The header's column 2 contains a NUL character (U+0000) at character 8: remove it (it often comes from pasting)."]
+
+    def test_a_utf8_bom_is_accepted_with_crlf_lines(self):
+        result = import_users("\ufeffobjectId,userPrincipalName\r\n,bom@contoso.example\r\n".encode("utf-8"))
+        assert result.ok and result.created == ["bom@contoso.example"]
+
+    def test_utf16_with_its_bom_is_accepted(self):
+        result = import_users("userPrincipalName\tdisplayName\r\nzoe@contoso.example\tZoë\r\n".encode("utf-16"))
+        assert result.ok and DirectoryUser.objects.get().display_name == "Zoë"
+
+    @pytest.mark.parametrize("data", [
+        "jane@contoso.example,Jane Doe,Sales\nsam@contoso.example,Sam,HR\n",
+        "\ufeffjane@contoso.example;Jane Doe\n",
+    ])
+    def test_a_file_without_a_header_row_says_so(self, data):
+        (message,) = import_users(data).file_errors
+        assert message.startswith("The file has no header row: its first line holds 'jane@contoso.example', 'Jane Doe'")
+        assert "Add a first line naming the columns, e.g. userPrincipalName,displayName,department" in message
+        assert not DirectoryUser.objects.exists()
 
 
 @pytest.mark.django_db

@@ -327,6 +327,11 @@ class TestValidation:
          f"users[1] (objectId {A}): mail 'x.contoso.example' is not an email address: expected name@domain"),
         (user(A, "x@contoso.example", displayName="x" * 257),
          f"users[1] (objectId {A}): displayName is 257 characters long: at most 256 are allowed"),
+        (user(A, "x@contoso.example", displayName="Ja\x00ne"),
+         f"users[1] (objectId {A}): displayName contains a NUL character (U+0000) at character 3: remove it (it often comes from pasting)"),
+        (user(A, "x@contoso.example", department="Sales\u202e"),
+         f"users[1] (objectId {A}): department contains the invisible character U+202E (right-to-left override) at character 6: "
+         "remove it (it often comes from pasting)"),
         (user(A, "x@contoso.example", surname="x" * 65), f"users[1] (objectId {A}): surname is 65 characters long: at most 64 are allowed"),
         (user(A, "x@contoso.example", accountEnabled="yes"),
          f'users[1] (objectId {A}): accountEnabled is "yes": use true or false (without quotes)'),

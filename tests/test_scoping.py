@@ -8,6 +8,7 @@ from provisioning.scoping import (
     UNARY_OPERATORS,
     Clause,
     ScopingFilterSpec,
+    ScopingRegexTimeout,
     evaluate_clause,
     evaluate_scope,
     validate_clause,
@@ -290,3 +291,33 @@ def test_the_out_of_scope_reason_names_the_case_difference():
                               {"department": "engineering"})
     assert decision.in_scope is False
     assert "Filter 'Engineering only'" in decision.reason and "differ only in case" in decision.reason
+# ---------------------------------------------------------------- regular expressions with a time limit
+
+RUNAWAY = r"(a+)+$"
+
+
+def test_a_runaway_pattern_is_refused_at_save_with_the_reason():
+    (problem,) = validate_clause("department", "REGEX MATCH", RUNAWAY)
+    assert '"(a+)+$" cannot be used' in problem and "took longer than" in problem and "Rewrite the pattern" in problem
+    (problem,) = validate_clause("department", "NOT REGEX MATCH", RUNAWAY)
+    assert "cannot be used" in problem
+
+
+def test_ordinary_patterns_are_saved():
+    assert validate_clause("userPrincipalName", "REGEX MATCH", r".*@contoso\.com$") == []
+
+
+@pytest.mark.parametrize("operator", ["REGEX MATCH", "NOT REGEX MATCH"])
+def test_a_pattern_out_of_time_raises_a_typed_error_naming_the_clause(operator):
+    clause = Clause("department", operator, RUNAWAY)
+    with pytest.raises(ScopingRegexTimeout) as caught:
+        evaluate_scope([ScopingFilterSpec("Runaway", (clause,))], {"department": "a" * 5000 + "b"})
+    failure = caught.value
+    assert failure.code == "ScopingRegexTimeout" and failure.clause == clause
+    assert f'department {operator} "(a+)+$"' in failure.description and "took longer than" in failure.description
+    assert "Edit the scoping filter" in failure.fix
+
+
+def test_the_same_pattern_on_a_short_value_still_evaluates():
+    assert passes("REGEX MATCH", "aaa", RUNAWAY)
+    assert not passes("REGEX MATCH", "aab", RUNAWAY)

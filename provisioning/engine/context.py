@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
 from provisioning.engine import bulk_write, escrow, keys
+from provisioning.engine.errors import ObjectFailure
 from provisioning.engine.mapping import evaluate_mapping, lookup
 from provisioning.engine.source import GROUP, USER
 from provisioning.models import (
@@ -266,8 +267,13 @@ class RunContext:
         claims = {}
         for source in sources:
             state = self.states.get(source.key)
-            if state is not None and state.linked or not self.in_scope(source)[0]:
+            if state is not None and state.linked:
                 continue
+            try:
+                if not self.in_scope(source)[0]:
+                    continue
+            except ObjectFailure:
+                continue  # the object's own steps record the failure
             values = self.matching_values(source)
             if values:
                 claims[source.key] = values[0][2]
@@ -329,8 +335,15 @@ class RunContext:
         if source.key not in self._scope:
             from provisioning.engine.scope import decide
 
-            self._scope[source.key] = decide(self, source)
-        return self._scope[source.key]
+            try:
+                self._scope[source.key] = decide(self, source)
+            except ObjectFailure as failure:
+                # Remembered, so the object's own steps report it without evaluating the pattern again.
+                self._scope[source.key] = failure
+        decided = self._scope[source.key]
+        if isinstance(decided, ObjectFailure):
+            raise decided
+        return decided
 
     def scope_fix(self, source):
         """What would let an out-of-scope object in (engine/scope.py fix_for)."""

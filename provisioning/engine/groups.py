@@ -18,6 +18,7 @@ from provisioning.engine.pipeline import (
     Action,
     Skip,
     create,
+    determine_scope,
     import_step,
     leave_scope,
     match,
@@ -66,7 +67,7 @@ def group_steps(ctx, source, recorder, result, members=None):
                    f"Group provisioning is disabled in the Mappings of {app_name}: enable Provision Directory Groups to send groups.")
 
     # 3. Scope: assigned (or Sync all) and the group scoping filters
-    in_scope, reason, rows = ctx.in_scope(source)
+    in_scope, reason, rows = determine_scope(ctx, source, recorder)
     state = ctx.state(source)
     scope_section = [section("Scoping", ["Condition", "Result", "Detail"], rows)]
     if not in_scope:

@@ -155,6 +155,15 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
     return Outcome(source, entry, result.status, result.action, export=result.export, reference_failure=result.reference_failure)
 
 
+def determine_scope(ctx, source, recorder):
+    """ctx.in_scope, with a clause that cannot be evaluated recorded as the failed Determine-scope step."""
+    try:
+        return ctx.in_scope(source)
+    except ObjectFailure as failure:
+        recorder.record(SCOPE, FAILURE, failure.description, [section("Fix", ["", ""], [("Fix", failure.fix)])])
+        raise
+
+
 def _fail(result, recorder, failure):
     result.status = Status.FAILURE
     result.error_code, result.error_description, result.recommended_fix = failure.code, failure.description, failure.fix
@@ -194,7 +203,7 @@ def user_steps(ctx, source, recorder, result):
         raise Skip("EntrySynchronizationSkipped", f"User provisioning is disabled in the Mappings of {app_name}.")
 
     # 3. Determine if the user is in scope
-    in_scope, reason, rows = ctx.in_scope(source)
+    in_scope, reason, rows = determine_scope(ctx, source, recorder)
     attributes = {**source.attributes, "IsSoftDeleted": not in_scope}
     state = ctx.state(source)
     scope_section = [section("Scoping", ["Condition", "Result", "Detail"], rows)]

@@ -1,8 +1,9 @@
 """Step 3, Determine if the object is in scope: deleted, active, assigned, scoping filters, as Entra decides."""
 
+from provisioning.engine.errors import ObjectFailure
 from provisioning.engine.source import GROUP, USER
 from provisioning.engine.steps import display
-from provisioning.scoping import evaluate_scope
+from provisioning.scoping import ScopingRegexTimeout, evaluate_scope
 
 
 def scoping_rows(decision):
@@ -34,7 +35,17 @@ def fix_for(ctx, source, rows):
 
 
 def decide(ctx, source):
-    """(in scope, reason, rows): the reason says which condition decided, the rows show every condition."""
+    """(in scope, reason, rows): the reason says which condition decided, the rows show every condition.
+
+    Raises ObjectFailure when a scoping clause cannot be evaluated (a regular expression out of time): the
+    object fails, it is not taken as out of scope (which would disable or delete it in the target)."""
+    try:
+        return _decide(ctx, source)
+    except ScopingRegexTimeout as timeout:
+        raise ObjectFailure(timeout.code, timeout.description, timeout.fix) from None
+
+
+def _decide(ctx, source):
     mapping = ctx.object_mappings.get(source.object_type)
     noun = "user" if source.object_type == USER else "group"
     if mapping is None or not mapping.enabled:

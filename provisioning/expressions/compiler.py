@@ -15,6 +15,8 @@ from functools import lru_cache
 
 from . import library_dates, library_text, library_values
 from .dates import DateProblem, check_interval, format_entra, format_tokens, parse_styles, _parse_regex
+from provisioning.safe_regex import RegexTimeout, probe
+
 from .dotnet_regex import RegexProblem, compile_dotnet
 from .errors import EvaluationError, ExpressionError, ExpressionSyntaxError, where
 from .nodes import Attribute, Call, Comparison, Constant, Missing, Node, Number, String, to_source, walk
@@ -24,7 +26,8 @@ from .values import ArgumentProblem, display, is_empty, is_multi, quoted, to_boo
 
 REDACTED = "[Redact]"
 IMPLEMENTATIONS = {**library_text.IMPLEMENTATIONS, **library_values.IMPLEMENTATIONS, **library_dates.IMPLEMENTATIONS}
-_PROBLEMS = (ArgumentProblem, DateProblem, RegexProblem)
+# RegexTimeout: a pattern out of time on one object's value fails that object (at Save: on a test value).
+_PROBLEMS = (ArgumentProblem, DateProblem, RegexProblem, RegexTimeout)
 _INTEGER = re.compile(r"\s*-?\d+\s*")
 
 
@@ -429,6 +432,7 @@ def _check_replace(args):
     pattern = _constant(args, 2)
     if isinstance(pattern, str):
         compiled = _at(args, 2, compile_dotnet, pattern)
+        _at(args, 2, probe, compiled, pattern)
         group = _constant(args, 3)
         if isinstance(group, str):
             _at(args, 3, library_text._check_group, compiled, group)

@@ -2,12 +2,16 @@
 
 Translated here: named groups `(?<name>…)` / `(?'name'…)`, back-references `\\k<name>`, and .NET
 substitutions in the replacement (`$1`, `${name}`, `$$`, `$&`, `` $` ``, `$'`, `$_`).
+Patterns compile and run through provisioning.safe_regex, with its time limit per match (as .NET's
+Regex.MatchTimeout): a runaway pattern raises RegexTimeout, which fails the one object's evaluation.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from provisioning import safe_regex
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -17,10 +21,10 @@ class RegexProblem(ValueError):
 
 
 @lru_cache(maxsize=512)
-def compile_dotnet(pattern: str) -> re.Pattern:
+def compile_dotnet(pattern: str) -> safe_regex.Pattern:
     try:
-        return re.compile(_translate(pattern))
-    except re.error as exc:
+        return safe_regex.compile_pattern(_translate(pattern))
+    except safe_regex.error as exc:
         raise RegexProblem(f'"{pattern}" is not a valid regular expression: {exc}') from None
 
 
@@ -63,7 +67,7 @@ def _translate(pattern: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def substitution(replacement: str, pattern: re.Pattern):
+def substitution(replacement: str, pattern: safe_regex.Pattern):
     """A function turning a match into the .NET replacement text."""
     parts: list[tuple[str, object]] = []
     i, n = 0, len(replacement)
@@ -107,7 +111,7 @@ def substitution(replacement: str, pattern: re.Pattern):
     if literal:
         parts.append(("text", "".join(literal)))
 
-    def substitute(match: re.Match) -> str:
+    def substitute(match) -> str:
         pieces = []
         for kind, value in parts:
             if kind == "text":

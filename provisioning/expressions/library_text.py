@@ -12,6 +12,8 @@ import secrets
 import string
 import unicodedata
 
+from provisioning import safe_regex
+
 from .diacritics import normalize_diacritics
 from .dotnet_regex import compile_dotnet, substitution
 from .values import ArgumentProblem, quoted, to_int, to_text
@@ -171,10 +173,11 @@ def replace(source, old_value, regex_pattern, regex_group_name, replacement_valu
         other = to_text(replacement_attribute, "replacementAttributeName")
         if other is None:
             return source
-        pattern = compile_dotnet(to_text(regex_pattern, "regexPattern"))
+        text = to_text(regex_pattern, "regexPattern")
+        pattern = compile_dotnet(text)
         group = to_text(regex_group_name, "regexGroupName")
         _check_group(pattern, group)
-        match = pattern.search(other)
+        match = safe_regex.search(pattern, other, text)
         return match.group(group) if match and match.group(group) is not None else None
     if source is None:
         return None
@@ -185,14 +188,15 @@ def replace(source, old_value, regex_pattern, regex_group_name, replacement_valu
         return source.replace(old, to_text(replacement_value, "replacementValue"))
     if mode == "template":
         return to_text(template, "template").replace(to_text(old_value, "oldValue"), source)
-    pattern = compile_dotnet(to_text(regex_pattern, "regexPattern"))
+    text = to_text(regex_pattern, "regexPattern")
+    pattern = compile_dotnet(text)
     replacement = to_text(replacement_value, "replacementValue")
     if mode == "regex":
-        return pattern.sub(substitution(replacement, pattern), source)
+        return safe_regex.sub(pattern, substitution(replacement, pattern), source, text)
     group = to_text(regex_group_name, "regexGroupName")
     _check_group(pattern, group)
     out, last = [], 0
-    for match in pattern.finditer(source):
+    for match in safe_regex.finditer(pattern, source, text):
         begin, end = match.span(group)
         if begin == -1:  # the group took no part in this match
             continue
@@ -223,7 +227,7 @@ def replace_mode(old_value: bool, regex_pattern: bool, regex_group_name: bool, r
     )
 
 
-def _check_group(pattern: re.Pattern, group: str):
+def _check_group(pattern: safe_regex.Pattern, group: str):
     if group not in pattern.groupindex:
         names = ", ".join(pattern.groupindex) or "none"
         raise ArgumentProblem(f'regexGroupName "{group}" is not a named group of regexPattern (its groups: {names})')

@@ -1,12 +1,17 @@
 """Users and groups: search the assignments, search the directory, assign and remove."""
 
 from django import forms
-from django.db import IntegrityError, transaction
+from django.forms.utils import ErrorDict
+from django.db import transaction
 from django.db.models import Q
 
+from provisioning.directory_changes import touch_groups, touch_members_of, touch_users
 from provisioning.models import Assignment, DirectoryGroup, DirectoryUser
 
 SEARCH_LIMIT = 20  # per object type in the Add user/group picker; the query narrows it
+# Users and groups one Assign takes (a script may send thousands); the request's field limit
+# (DATA_UPLOAD_MAX_NUMBER_FIELDS in settings) leaves room for them.
+ASSIGN_LIMIT = 10_000
 
 
 class SearchForm(forms.Form):
@@ -57,6 +62,21 @@ class AssignForm(forms.Form):
         },
     )
 
+    def full_clean(self):
+        # Counted before the ids are looked up: a selection over the limit is refused in words, not parsed.
+        if self.is_bound:
+            values = self.data.getlist if hasattr(self.data, "getlist") else (lambda name: self.data.get(name) or [])
+            selected = len(set(values("users"))) + len(set(values("groups")))
+            if selected > ASSIGN_LIMIT:
+                self._errors = ErrorDict()
+                self.cleaned_data = {}
+                self.add_error(None, (
+                    f"{selected:,} users and groups were selected, and one Assign takes at most {ASSIGN_LIMIT:,}. "
+                    "Assign them in batches of at most that many, or assign a group that holds them."
+                ))
+                return
+        super().full_clean()
+
     def clean(self):
         cleaned = super().clean()
         if not self.errors and not cleaned.get("users") and not cleaned.get("groups"):
@@ -64,17 +84,31 @@ class AssignForm(forms.Form):
         return cleaned
 
     def save(self, app):
-        """Assign each selected principal once. Returns (assigned, already_assigned) lists of principals."""
+        """Assign each selected principal once. Returns (assigned, already_assigned) lists of principals.
+
+        In bulk (a query per kind, not per principal), so thousands of ids take a moment, not minutes. The
+        rows bypass the post_save signal: the directory changes it records are recorded here."""
         assigned, already = [], []
-        for field, principals in (("user", self.cleaned_data["users"]), ("group", self.cleaned_data["groups"])):
-            for principal in principals:
-                try:
-                    # A savepoint per row: a concurrent duplicate (unique constraint) must not undo the others.
-                    with transaction.atomic():
-                        _, created = Assignment.objects.get_or_create(application=app, **{field: principal})
-                except IntegrityError:
-                    created = False
-                (assigned if created else already).append(principal)
+        with transaction.atomic():
+            for field, principals in (("user", self.cleaned_data["users"]), ("group", self.cleaned_data["groups"])):
+                principals = list(principals)
+                if not principals:
+                    continue
+                existing = set(
+                    Assignment.objects.filter(application=app, **{f"{field}__in": principals}).values_list(f"{field}_id", flat=True)
+                )
+                new = [p for p in principals if p.pk not in existing]
+                # A concurrent Assign of the same principal loses nothing: the unique constraint keeps one row.
+                Assignment.objects.bulk_create(
+                    [Assignment(application=app, **{field: p}) for p in new], ignore_conflicts=True, batch_size=1000
+                )
+                if field == "user":
+                    touch_users(p.pk for p in new)
+                else:
+                    touch_groups(p.pk for p in new)
+                    touch_members_of(p.pk for p in new)
+                assigned.extend(new)
+                already.extend(p for p in principals if p.pk in existing)
         return assigned, already
 
 

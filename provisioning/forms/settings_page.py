@@ -4,9 +4,11 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from provisioning.models import Application
+from provisioning.scim.outbound import url_refusal
+from provisioning.scim.tenant_url import URL_MAX_LENGTH, tenant_url_problem, token_problem, without_userinfo
 
 TENANT_URL_EXAMPLE = "https://app.example.com/scim/v2"
-TENANT_URL_INVALID = f"Tenant URL is not a valid URL: enter your app's SCIM base URL, e.g. {TENANT_URL_EXAMPLE}"
+TENANT_URL_HINT = f"Enter your app's SCIM base URL, e.g. {TENANT_URL_EXAMPLE}"
 MANUAL_REFUSED = "To stop provisioning, set Provisioning Status to Off"
 # Settings: accidental-deletion prevention; Advanced: how often and how fast the engine works on this app.
 DELETIONS = ["prevent_accidental_deletions", "deletion_threshold"]
@@ -21,11 +23,21 @@ class ProvisioningSettingsForm(forms.ModelForm):
     provisioning_mode = forms.ChoiceField(
         label="Provisioning Mode", choices=Application.Mode.choices, widget=forms.RadioSelect
     )
-    # Write-only: never rendered back (render_value=False), blank keeps the saved token.
+    # Checked with the same rules as Test Connection and the SCIM client (scim/tenant_url.py), not the model's
+    # URLValidator: that one refuses single-label hosts such as http://scim-target/scim/v2.
+    tenant_url = forms.CharField(
+        label="Tenant URL",
+        required=False,
+        strip=True,
+        max_length=URL_MAX_LENGTH,
+        error_messages={"max_length": "Tenant URL is too long: use at most %(limit_value)d characters."},
+    )
+    # Write-only: never rendered back (render_value=False), blank keeps the saved token. Not stripped: a
+    # token pasted with a space or line break is refused with the reason, not changed silently.
     secret_token = forms.CharField(
         label="Secret Token",
         required=False,
-        strip=True,
+        strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
     scope = forms.ChoiceField(label="Scope", choices=Application.Scope.choices)
@@ -41,13 +53,9 @@ class ProvisioningSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Application
-        fields = ["provisioning_mode", "tenant_url", "entra_compatible", "notification_email", "notify_on_failure", "scope",
+        fields = ["provisioning_mode", "entra_compatible", "notification_email", "notify_on_failure", "scope",
                   *DELETIONS, *ADVANCED]
         error_messages = {
-            "tenant_url": {
-                "invalid": TENANT_URL_INVALID,
-                "max_length": "Tenant URL is too long: use at most %(limit_value)d characters.",
-            },
             "notification_email": {
                 "invalid": "Notification Email is not a valid email address: enter one address, e.g. oncall@contoso.com",
             },
@@ -75,8 +83,18 @@ class ProvisioningSettingsForm(forms.ModelForm):
         self.saved_mode = instance.provisioning_mode
         self.saved_enabled = instance.provisioning_enabled
         self.has_saved_token = instance.has_secret_token
-        kwargs.setdefault("initial", {})["provisioning_status"] = "on" if instance.provisioning_enabled else "off"
+        initial = kwargs.setdefault("initial", {})
+        initial["provisioning_status"] = "on" if instance.provisioning_enabled else "off"
+        initial.setdefault("tenant_url", instance.tenant_url)
         super().__init__(*args, instance=instance, **kwargs)
+        self.url_problem = None
+        if self.is_bound and "tenant_url" in self.data:
+            # Decided on the URL as typed; the page then shows it back without any user:password@.
+            typed = self.data.get("tenant_url") or ""
+            self.url_problem = (tenant_url_problem(typed) or url_refusal(typed)) if typed.strip() else None
+            if without_userinfo(typed) != typed.strip():
+                self.data = self.data.copy()
+                self.data["tenant_url"] = without_userinfo(typed)
         for name in ("provisioning_interval_minutes", "max_concurrent_requests", "deletion_threshold"):
             field = self.fields[name]
             # Left out of a post (an older form, a script): keep what is saved rather than refuse the Save.
@@ -115,6 +133,21 @@ class ProvisioningSettingsForm(forms.ModelForm):
     @property
     def enable_requested(self):
         return self.cleaned_data.get("provisioning_status") == "on"
+
+    def clean_tenant_url(self):
+        url = self.cleaned_data.get("tenant_url", "")
+        if self.url_problem:
+            # A problem that already names the URL to use ("… without /Users: use https://…") needs no example.
+            hint = "" if " use " in self.url_problem else f" {TENANT_URL_HINT}"
+            raise forms.ValidationError(self.url_problem + hint)
+        return url
+
+    def clean_secret_token(self):
+        token = self.cleaned_data.get("secret_token", "")
+        problem = token_problem(token) if token else None
+        if problem:
+            raise forms.ValidationError(problem)
+        return token
 
     def clean_provisioning_interval_minutes(self):
         value = self.cleaned_data.get("provisioning_interval_minutes")
@@ -165,6 +198,7 @@ class ProvisioningSettingsForm(forms.ModelForm):
 
     def save(self, commit=True):
         app = super().save(commit=False)
+        app.tenant_url = self.cleaned_data.get("tenant_url", "")
         if self.cleaned_data.get("secret_token"):
             app.set_secret_token(self.cleaned_data["secret_token"])
         if commit:
@@ -187,7 +221,7 @@ class TestConnectionForm(forms.Form):
             "max_length": "Tenant URL is too long: use at most %(limit_value)d characters.",
         },
     )
-    secret_token = forms.CharField(label="Secret Token", required=False, strip=True)
+    secret_token = forms.CharField(label="Secret Token", required=False, strip=False)
 
     def __init__(self, *args, has_saved_token, **kwargs):
         self.has_saved_token = has_saved_token

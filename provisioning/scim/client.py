@@ -17,9 +17,10 @@ import socket
 import ssl
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import certifi
 import httpx
@@ -36,6 +37,8 @@ from provisioning.scim.errors import (
     status_text,
     truncate,
 )
+from provisioning.scim.outbound import OutboundRefused, SettingProblem, guarded_transport, url_refusal
+from provisioning.scim.tenant_url import tenant_url_problem, token_problem, without_userinfo
 from provisioning.scim.traffic import Traffic, shown_headers
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ USER_AGENT = "Provisioning-Portal (SCIM 2.0 client)"
 UNCONFIRMED = type("Unconfirmed", (), {"__repr__": lambda self: "UNCONFIRMED", "__bool__": lambda self: False})()
 # Guards against servers that ignore startIndex and return the same page forever.
 MAX_PAGES = 1000
+# Ids a target assigns are stored and sent back in URLs; no real target's are anywhere near this long.
+MAX_ID_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -140,49 +145,6 @@ def filter_eq(attribute: str, value: Any) -> str:
     return f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"
 
 
-def tenant_url_problem(url: str) -> str | None:
-    """Why a Tenant URL cannot be used as a SCIM base address, or None when it can."""
-    if not url or not url.strip():
-        return "The Tenant URL is empty."
-    try:
-        parsed = httpx.URL(url.strip())
-    except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        return f"The Tenant URL is not a valid URL ({exc})."
-    if parsed.scheme not in ("http", "https"):
-        if not parsed.scheme or "://" not in url:
-            return f"The Tenant URL has no scheme: it must start with https://, for example https://{url.strip()}."
-        return f"The Tenant URL must start with https:// (or http://), not {parsed.scheme}://."
-    if not parsed.host:
-        return "The Tenant URL has no host name."
-    if not re.fullmatch(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+", parsed.host):
-        return f"The Tenant URL's host name {parsed.host!r} contains characters a host name cannot have."
-    if parsed.userinfo:
-        return "The Tenant URL contains a user name or password; put credentials in the Secret Token only."
-    if parsed.query or "?" in url:
-        return (
-            "The Tenant URL contains a query string (the part after '?'). Entra's URL feature flags such as "
-            "?aadOptscim062020 are not needed here: requests follow RFC 7644 by default, and the "
-            "'Entra-compatible requests' setting selects Entra's request shapes."
-        )
-    if parsed.fragment or "#" in url:
-        return "The Tenant URL contains a '#' fragment."
-    return None
-
-
-def token_problem(token: str) -> str | None:
-    """Why a Secret Token cannot be sent as a bearer token, or None when it can."""
-    token = (token or "").strip()
-    if not token:
-        return "The Secret Token is empty."
-    if token.lower().startswith("bearer "):
-        return "The Secret Token starts with 'Bearer '. Paste only the token: the portal adds 'Bearer ' itself."
-    if any(ch.isspace() for ch in token):
-        return "The Secret Token contains spaces or line breaks; a bearer token never does."
-    if not token.isascii() or not token.isprintable():
-        return "The Secret Token contains characters that cannot be sent in an HTTP header."
-    return None
-
-
 @functools.cache
 def _default_ssl_context():
     # Loading the CA bundle costs ~60 ms; one shared context keeps on-demand provisioning fast.
@@ -199,16 +161,19 @@ class ScimClient:
             raise ScimConnectionError(
                 "could not be sent: " + problem,
                 reason="other",
-                url=redact(str(base_url), token or ""),
+                url=redact(without_userinfo(str(base_url)), token or ""),
                 code="InvalidTenantUrl",
                 recommended_fix="Enter the target's SCIM base address under Admin Credentials > Tenant URL, "
                 "for example https://scim.example.com/scim/v2.",
             )
+        refusal = url_refusal(base_url)
+        if refusal:
+            raise ScimConnectionError(refusal, reason="blocked", url=without_userinfo(base_url))
         problem = token_problem(token)
         if problem:
             raise ScimAuthError(
                 "not sent: " + problem,
-                url=base_url.strip(),
+                url=without_userinfo(base_url),
                 recommended_fix="Paste the target's bearer token under Admin Credentials > Secret Token.",
             )
         # A trailing slash would give ".../v2//Users", which many targets answer with 404.
@@ -230,8 +195,9 @@ class ScimClient:
         # Requests go straight to httpx's transport (one keep-alive connection per concurrent request; a
         # cycle's threads share it): httpx.Client would add cookie, auth and redirect handling that SCIM calls
         # never use, and a fifth more CPU per request (0.73 → 0.58 ms measured against scim2-server). Redirects
-        # are not followed: the transport never does.
-        self._transport = transport or httpx.HTTPTransport(
+        # are not followed: the transport never does. Every new connection passes the outbound rule
+        # (scim/outbound.py) after DNS resolution.
+        self._transport = transport or guarded_transport(
             verify=_default_ssl_context(),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
@@ -351,15 +317,15 @@ class ScimClient:
         if method == "DELETE":
             return None
         resource = ci_get(answer, "response")
-        if isinstance(resource, dict) and resource.get("id"):
-            return resource
+        if isinstance(resource, dict) and ci_get(resource, "id") not in (None, ""):
+            return self._with_id(resource, method, path)
         if method == "PATCH":
             return None  # a bulk result carries a status and a location, not the resource (RFC 7644 §3.7.3): applied
         location = ci_get(answer, "location") or ""
-        resource_id = str(location).rstrip("/").rsplit("/", 1)[-1] if location else ""
+        resource_id = unquote(str(location).rstrip("/").rsplit("/", 1)[-1]) if location else ""
         if method == "POST" and not resource_id:
             raise self._protocol_error(method, path, "answered a bulk create without the new resource's location")
-        return {"id": resource_id} if resource_id else None
+        return self._with_id({"id": resource_id}, method, path) if resource_id else None
 
     def find_by(self, resource_type: str, attribute: str, value: Any, *, excluded_attributes=None) -> list[dict]:
         return self.query(resource_type, filter_eq(attribute, value), excluded_attributes=excluded_attributes)
@@ -412,6 +378,12 @@ class ScimClient:
             if traffic is not None:
                 traffic.record(method=method, url=request.url, elapsed_ms=(time.perf_counter() - started) * 1000,
                                request_headers=self._shown_headers, request_body=content, error=str(error), secret=self._token)
+            raise error from exc
+        except (OutboundRefused, SettingProblem) as exc:
+            error = ScimConnectionError(f"was not sent: {exc}", reason="blocked", method=method, url=url, path=path)
+            if traffic is not None:
+                traffic.record(method=method, url=request.url, elapsed_ms=0, request_headers=self._shown_headers,
+                               request_body=content, error=str(error), secret=self._token)
             raise error from exc
         elapsed = (time.perf_counter() - started) * 1000
         if traffic is not None:
@@ -468,20 +440,32 @@ class ScimClient:
             raise self._protocol_error(
                 method, path, "returned JSON that is not a SCIM resource object", status=response.status_code
             )
-        if data.get("id") in (None, ""):
+        return self._with_id(data, method, path, status=response.status_code)
+
+    def _with_id(self, data: dict, method: str, path: str, *, status=None) -> dict:
+        """The resource with its id checked and under the key "id" (RFC 7643 §2.1: names are case-insensitive)."""
+        value = ci_get(data, "id")
+        if value in (None, ""):
             raise self._protocol_error(
-                method, path, "returned a resource without an id", status=response.status_code,
-                detail=truncate(redact(json.dumps(data), self._token), 200),
+                method, path, "returned a resource without an id", status=status,
+                detail=truncate(redact(json.dumps(data, default=str), self._token), 200),
             )
+        checked, problem = checked_id(value)
+        if problem:
+            raise self._protocol_error(method, path, f"returned a resource whose id {problem}", status=status)
+        if data.get("id") != checked:
+            data = {**data, "id": checked}
         return data
 
     def _list_response(self, response: httpx.Response, path: str) -> tuple[list[dict], int | None]:
         data = self._json(response, "GET", path)
         try:
-            return read_list_response(data)
+            resources, total = read_list_response(data)
         except NotAListResponse as exc:
             excerpt = truncate(redact(json.dumps(data), self._token), 200)
             raise self._protocol_error("GET", path, f"returned {exc}", status=response.status_code, detail=excerpt)
+        # Every listed resource is a candidate for matching: an unusable id fails the answer, not later a PATCH.
+        return [self._with_id(resource, "GET", path, status=response.status_code) for resource in resources], total
 
     def _protocol_error(self, method, path, problem, *, detail="", status=None) -> ScimProtocolError:
         url = self.base_url + path
@@ -557,10 +541,30 @@ def _resource_type(resource_type: str) -> str:
     return resource_type
 
 
+def checked_id(value) -> tuple[str, str]:
+    """(the id as text, "") or ("", why it is unusable): ids are non-empty strings (RFC 7643 §3.1); a whole
+    number is taken as its digits, anything else (an object, a list, true, 1.5) is refused."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        kind = {dict: "an object", list: "a list", bool: "a boolean", float: "a number with a fraction"}.get(type(value), type(value).__name__)
+        return "", f"is {kind}, not a string (RFC 7643 §3.1: an id is a string)"
+    text = str(value)
+    if not text.strip():
+        return "", "is only spaces"
+    if len(text) > MAX_ID_LENGTH:
+        return "", f"is {len(text):,} characters long (at most {MAX_ID_LENGTH:,} are accepted)"
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        return "", "contains control characters"
+    return text, ""
+
+
 def _resource_path(resource_type: str, resource_id) -> str:
     if resource_id is None or str(resource_id) == "":
         raise ValueError("resource_id must not be empty")
-    return f"/{_resource_type(resource_type)}/{quote(str(resource_id), safe='')}"
+    segment = quote(str(resource_id), safe="")
+    if set(segment) == {"."}:
+        # "." and ".." would be removed as dot segments ("/Users/.." is the service root): send them encoded.
+        segment = segment.replace(".", "%2E")
+    return f"/{_resource_type(resource_type)}/{segment}"
 
 
 def _attribute_list(attributes) -> str:

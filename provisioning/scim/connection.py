@@ -23,10 +23,8 @@ from provisioning.scim.client import (
     ci_get,
     filter_eq,
     read_list_response,
-    tenant_url_problem,
     classify_transport_error,
     tls_reason,
-    token_problem,
 )
 from provisioning.scim.errors import (
     ScimConnectionError,
@@ -40,6 +38,8 @@ from provisioning.scim.errors import (
     status_text,
     truncate,
 )
+from provisioning.scim.outbound import url_refusal
+from provisioning.scim.tenant_url import tenant_url_problem, token_problem, without_userinfo
 
 SUCCESS_MESSAGE = "The supplied credentials are authorized to enable provisioning"
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -48,6 +48,11 @@ INCOMPATIBLE = "SystemForCrossDomainIdentityManagementServiceIncompatible"
 PROBE_TIMEOUT = 5.0
 
 URL_EXAMPLE = "for example https://scim.example.com/scim/v2"
+_BLOCKED_FIX = (
+    "Use the target's SCIM base address. Link-local and cloud-metadata addresses are refused so that the bearer "
+    "token never reaches them; an operator who really runs a target there sets PORTAL_OUTBOUND_ALLOW "
+    "(comma-separated CIDRs), and PORTAL_OUTBOUND_DENY refuses more."
+)
 FILTER_FIX = (
     "Provisioning matches users with 'userName eq \"value\"' filters and expects 200 with an empty "
     "ListResponse when nothing matches (RFC 7644 §3.4.2). Ask the target's vendor to support this; "
@@ -78,11 +83,14 @@ def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, tran
     if problem:
         return _failure(
             problem, "Paste the bearer token from the target application under Secret Token, then test again.",
-            "InvalidSecretToken" if (token or "").strip() else "MissingSecretToken", [], redact(url, token or ""),
+            "InvalidSecretToken" if (token or "").strip() else "MissingSecretToken", [], redact(without_userinfo(url), token or ""),
         )
+    refusal = url_refusal(url)
+    if refusal:
+        return _failure(refusal, _BLOCKED_FIX, "OutboundAddressBlocked", [], redact(without_userinfo(url), token))
     warnings = _url_warnings(url)
     with ScimClient(url, token, timeout=timeout, transport=transport) as client:
-        return _Check(client, token.strip(), timeout, transport, warnings).run()
+        return _Check(client, token, timeout, transport, warnings).run()
 
 
 class _Check:
@@ -278,7 +286,8 @@ class _Check:
             fix = f"Did you mean {suggestion}? The target redirects plain http to https: use https:// in the Tenant URL."
         return self.fail(
             f"The Tenant URL redirects (HTTP {status_text(response.status_code)}) to {truncate(target, 200)} "
-            "instead of answering.",
+            "instead of answering. SCIM requests do not follow redirects, so the redirect was not followed and "
+            "the token was not sent there.",
             fix, INCOMPATIBLE, details,
         )
 
@@ -310,6 +319,8 @@ class _Check:
             )
         if exc.reason == "tls":
             return self._tls_failure(host, cause, exc)
+        if exc.reason == "blocked":
+            return self.fail(f"The request to {host} {exc.problem}", _BLOCKED_FIX, exc.code, [])
         return self.fail(
             f"Could not connect to {address}: {exc.problem.removeprefix('could not be sent: ')}.",
             "Check the Tenant URL and the network path from this server to the target.",
@@ -368,10 +379,12 @@ def _failure(message, fix, code, details, checked_url) -> ConnectionResult:
 
 def _invalid_url(url: str, problem: str, token: str) -> ConnectionResult:
     fix = f"Enter the target's SCIM base address under Tenant URL, {URL_EXAMPLE}."
+    # Never shown back with a password in it.
+    url = without_userinfo(url)
     without_extras = url.split("?")[0].split("#")[0].rstrip("/")
     if without_extras != url.rstrip("/") and tenant_url_problem(without_extras) is None:
         fix = f"Use {without_extras} as the Tenant URL."
-    token = (token or "").strip()
+    token = token or ""
     return _failure(problem, redact(fix, token), "InvalidTenantUrl", [], redact(url, token))
 
 

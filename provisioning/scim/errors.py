@@ -191,6 +191,7 @@ _CONNECTION_CODES = {
     "refused": "ConnectionRefused",
     "tls": "TlsHandshakeFailure",
     "timeout": "Timeout",
+    "blocked": "OutboundAddressBlocked",
     "other": "ConnectionFailure",
 }
 _CONNECTION_FIXES = {
@@ -202,12 +203,15 @@ _CONNECTION_FIXES = {
     "timeout": "The target did not answer in time. The request was sent again a few times within the cycle "
     "(a create only after checking that it had not been made); an object that still fails is retried in "
     "later cycles. If it keeps happening, check the target's health and the network to it.",
+    "blocked": "The Tenant URL points at an address the portal never sends requests to (link-local or a cloud's "
+    "metadata service), so the bearer token cannot leak there. Use the target's SCIM base address; an operator "
+    "can change the rule with PORTAL_OUTBOUND_ALLOW / PORTAL_OUTBOUND_DENY (comma-separated CIDRs).",
     "other": "The connection to the target failed. Check the Tenant URL and the network path to the target.",
 }
 
 
 class ScimConnectionError(ScimError):
-    """No HTTP answer: `.reason` is one of "dns", "refused", "tls", "timeout", "other"."""
+    """No HTTP answer: `.reason` is one of "dns", "refused", "tls", "timeout", "blocked" (the outbound rule), "other"."""
 
     def __init__(self, problem: str, *, reason: str = "other", **kwargs):
         self.reason = reason if reason in _CONNECTION_CODES else "other"
@@ -384,8 +388,9 @@ def error_for_response(response: httpx.Response, *, method: str, url: str, path:
         where = f" to {truncate(redact(location.split('?')[0], secret), 200)}" if location else ""
         return ScimProtocolError(
             f"{problem}, a redirect{where}",
-            recommended_fix="SCIM endpoints must answer directly, not redirect (often to a login page). Use the "
-            "final SCIM base address as the Tenant URL, and check that the target accepts bearer tokens.",
+            recommended_fix="SCIM endpoints must answer directly, not redirect (often to a login page); SCIM requests "
+            "do not follow redirects, so the request was not sent on. Use the final SCIM base address as the Tenant "
+            "URL, and check that the target accepts bearer tokens.",
             **common,
         )
     codes = {405: "MethodNotAllowed", 412: "PreconditionFailed", 413: "RequestEntityTooLarge",

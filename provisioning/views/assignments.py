@@ -104,12 +104,17 @@ def assign(request, app_id):
         return _full_page(request, app, adding=True, directory_query=directory_query, assign_form=form)
     assigned, already = form.save(app)
     if assigned:
-        names = ", ".join(str(p) for p in assigned)
-        messages.success(request, f"Assigned to {app.name}: {names}.")
+        messages.success(request, f"Assigned to {app.name}: {_names(assigned)}.")
     if already:
-        names = ", ".join(str(p) for p in already)
-        messages.info(request, f"Already assigned, left as they were: {names}.")
+        messages.info(request, f"Already assigned, left as they were: {_names(already)}.")
     return redirect(_page_url(app))
+
+
+def _names(principals, shown=10):
+    """A few names and how many more: a message never grows with the selection."""
+    names = ", ".join(str(p) for p in principals[:shown])
+    more = len(principals) - shown
+    return f"{names} and {more:,} more" if more > 0 else names
 
 
 @administrators_only

@@ -40,7 +40,15 @@ from provisioning.mapping_config import (
 from provisioning.models import Application, AttributeMapping, DirectoryGroup, DirectoryUser, ObjectMapping, ScopingClause, ScopingFilter
 from provisioning.roles import administrators_only
 from provisioning.views.htmx import render_region
-from provisioning.scoping import OPERATOR_HELP, OPERATORS, UNARY_OPERATORS, Clause, ScopingFilterSpec, evaluate_scope
+from provisioning.scoping import (
+    OPERATOR_HELP,
+    OPERATORS,
+    UNARY_OPERATORS,
+    Clause,
+    ScopingFilterSpec,
+    ScopingRegexTimeout,
+    evaluate_scope,
+)
 
 SUBJECT_LIMIT = 20
 FULL_CYCLE = "The next cycle re-evaluates every user and group, as after a restart."
@@ -523,7 +531,10 @@ def scoping_test(request, app_id, object_type):
             ScopingFilterSpec(f.title, tuple(Clause(c.attribute, c.operator, c.value) for c in f.clauses.all()))
             for f in object_mapping.scoping_filters.prefetch_related("clauses")
         ]
-        context["decision"] = evaluate_scope(specs, _subject_attributes(object_type, subject))
+        try:
+            context["decision"] = evaluate_scope(specs, _subject_attributes(object_type, subject))
+        except ScopingRegexTimeout as timeout:
+            context["scope_error"] = timeout
     return render(request, "mappings/scoping.html#scope-result", context)
 
 

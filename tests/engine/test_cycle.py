@@ -681,3 +681,26 @@ def test_queries_and_requests_do_not_grow_with_the_directory(scim_server, settin
     (small_queries, small_requests), (big_queries, big_requests) = costs
     assert big_queries == small_queries, f"{small_queries} queries for 60 users, {big_queries} for 300"
     assert big_requests - small_requests == 240  # one request per additional user, nothing else
+
+
+def test_a_scoping_regex_out_of_time_fails_only_its_user_and_the_cycle_completes(scim_app, scim_server):
+    # A pattern saved before Save checked patterns: the time limit stops it per object, the worker goes on.
+    mapping = scim_app.object_mappings.get(object_type="user")
+    scoping = factories.ScopingFilterFactory(object_mapping=mapping, title="Cost centre")
+    factories.ScopingClauseFactory(scoping_filter=scoping, attribute="extension_costCenter", operator="REGEX MATCH", value=r"(a+)+$")
+    runaway = factories.DirectoryUserFactory(extension_attributes={"extension_costCenter": "a" * 5000 + "b"})
+    fine = factories.DirectoryUserFactory(extension_attributes={"extension_costCenter": "aaaa"})
+    for user in (runaway, fine):
+        factories.AssignmentFactory(application=scim_app, user=user)
+
+    started = time.monotonic()
+    cycle = cycle_now(scim_app)
+
+    assert cycle.state == "completed", cycle.error
+    assert time.monotonic() - started < 30
+    logs = {log.source_id: log for log in ProvisioningLog.objects.filter(cycle=cycle)}
+    failed = logs[str(runaway.object_id)]
+    assert (failed.status, failed.error_code) == ("failure", "ScopingRegexTimeout")
+    assert "took longer than" in failed.error_description and failed.recommended_fix
+    assert (logs[str(fine.object_id)].action, logs[str(fine.object_id)].status) == ("create", "success")
+    assert list(target_users(scim_app, scim_server.token)) == [fine.user_principal_name]

@@ -135,6 +135,24 @@ def test_scoping_filter_reason_names_the_clause(scim_app, jane):
     assert any('department EQUALS "Sales"' in row[0] and row[1] == "Failed" for row in scope_rows)
 
 
+def test_a_scoping_regex_out_of_time_fails_that_user_and_sends_nothing(scim_app, scim_server, jane):
+    # Saved before Save checked patterns (or through the database): evaluation still stops it.
+    user_mapping = scim_app.object_mappings.get(object_type="user")
+    scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping, title="Runaway")
+    factories.ScopingClauseFactory(scoping_filter=scoping_filter, attribute="extension_costCenter", operator="REGEX MATCH", value=r"(a+)+$")
+    jane.extension_attributes = {"extension_costCenter": "a" * 5000 + "b"}
+    jane.save()
+
+    log = run(scim_app, jane)
+
+    # A failure, not "out of scope": out of scope would disable or delete the user in the target.
+    assert (log.status, log.error_code) == ("failure", "ScopingRegexTimeout")
+    assert 'extension_costCenter REGEX MATCH "(a+)+$"' in log.error_description and "took longer than" in log.error_description
+    assert "Edit the scoping filter" in log.recommended_fix
+    assert step_keys(log) == ["import", "scope"] and log.steps[1]["status"] == "failure"
+    assert target_users(scim_app, scim_server.token) == []
+
+
 def test_disabled_account_is_out_of_scope(scim_app, jane):
     jane.account_enabled = False
     jane.save()

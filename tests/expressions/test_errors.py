@@ -131,6 +131,8 @@ def test_long_lines_show_a_window_around_the_caret():
         ("AppRoleAssignmentsComplex([appRoleAssignments])", "is not supported by this portal"),
         ("Item([proxyAddresses], 0)", "index 0 is not valid: index 1 is the first value"),
         ('Replace([a], , "(?<x>\\\\d", , "", , )', "is not a valid regular expression"),
+        ('Replace([a], , "(a+)+$", , "", , )', 'the regular expression "(a+)+$" took longer than'),
+        ('Replace([a], , "(?<s>(\\w+)+$)", "s", "", , )', "backtracks catastrophically"),
         ('Replace([a], "x", , , , , )', "with oldValue, give replacementValue"),
         ('Replace([a], , , , "x", , )', "give oldValue or regexPattern"),
         ('DateAdd("days", 1, Now())', '"days" is not an interval'),

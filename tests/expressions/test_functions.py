@@ -369,5 +369,17 @@ def test_random_string_avoiding_every_digit_while_requiring_digits_fails_clearly
         evaluate('RandomString([n],1,0,0,0,"0123456789")', {"n": 4})
 
 
+@pytest.mark.parametrize("expression", [
+    'Replace([a], , [p], , "x", , )',  # regex
+    'Replace([a], , [p], "g", "x", , )',  # regex group
+    'Replace(, , [p], "g", , [a], )',  # regex group from another attribute
+])
+def test_a_pattern_that_runs_out_of_time_fails_the_evaluation_with_the_reason(expression):
+    # A pattern from an attribute cannot be checked at Save; the time limit still stops it per object.
+    attributes = {"a": "a" * 5000 + "b", "p": "(?<g>(a+)+$)"}
+    with pytest.raises(EvaluationError, match=r'"\(\?<g>\(a\+\)\+\$\)" took longer than .* was stopped'):
+        evaluate(expression, attributes)
+
+
 def test_ad_number_round_trip():
     assert evaluate('NumFromDate(DateAdd("d", 0, DateFromNum(132539615990000000)))', {}) == 132539615990000000

@@ -353,6 +353,55 @@ def test_a_created_resource_without_an_id_is_a_protocol_error(misbehaving_server
     assert 'not JSON (text/plain): "created"' in messages[2]
 
 
+@pytest.mark.parametrize("bad_id, words", [
+    ({"value": "1"}, "id is an object, not a string"),
+    (["1"], "id is a list, not a string"),
+    (True, "id is a boolean, not a string"),
+    (1.5, "id is a number with a fraction, not a string"),
+    ("   ", "id is only spaces"),
+    ("x" * 1025, "id is 1,025 characters long (at most 1,024 are accepted)"),
+    ("a\x00b", "id contains control characters"),
+])
+def test_an_unusable_id_from_the_target_is_refused_with_the_reason(misbehaving_server, bad_id, words):
+    server = misbehaving_server(lambda r: Reply(201, {"id": bad_id, "userName": "x"}))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError) as caught:
+        c.create("Users", user("x"))
+    assert f"returned a resource whose {words}" in str(caught.value)
+    assert "{'value'" not in str(caught.value)  # never a Python repr
+
+
+def test_an_unusable_id_in_a_list_fails_the_whole_answer(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(200, list_response([{"id": "1"}, {"id": {"nested": True}}])))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError, match="id is an object"):
+        c.query("Users", 'userName eq "x"')
+
+
+def test_ids_are_read_case_insensitively_and_numbers_become_text(misbehaving_server):
+    replies = iter([Reply(201, {"ID": "abc", "userName": "x"}), Reply(201, {"Id": 42, "userName": "y"}),
+                    Reply(200, list_response([{"ID": "z1", "userName": "z"}]))])
+    server = misbehaving_server(lambda r: next(replies))
+    with ScimClient(server.url, SECRET) as c:
+        assert c.create("Users", user("x"))["id"] == "abc"
+        assert c.create("Users", user("y"))["id"] == "42"
+        assert [r["id"] for r in c.query("Users", 'userName eq "z"')] == ["z1"]
+
+
+@pytest.mark.parametrize("target_id, sent_path", [
+    ("..", "/Users/%2E%2E"),
+    (".", "/Users/%2E"),
+    ("a/b", "/Users/a%2Fb"),
+    ("a?b#c", "/Users/a%3Fb%23c"),
+    ("x y", "/Users/x%20y"),
+])
+def test_an_id_never_changes_the_path(misbehaving_server, target_id, sent_path):
+    server = misbehaving_server(lambda r: Reply(200, {"id": target_id, "userName": "x"}))
+    with ScimClient(server.url + "/scim/v2", SECRET) as c:
+        c.get("Users", target_id)
+        c.delete("Users", target_id)
+    paths = [r.path for r in server.requests]  # as sent, still percent-encoded
+    assert paths == ["/scim/v2" + sent_path] * 2, paths
+
+
 def test_json_with_the_wrong_content_type_is_accepted(misbehaving_server):
     server = misbehaving_server(lambda r: Reply(201, {"id": "9", "userName": "x"}, content_type="text/plain"))
     with ScimClient(server.url, SECRET) as c:

@@ -159,9 +159,14 @@ def test_a_wrong_path_on_scim2_server_suggests_the_right_base(scim_server, scim_
     assert result.fix == f"Change the Tenant URL to {scim_tenant_url} and test again."
 
 
-def test_a_tenant_url_ending_in_users_suggests_dropping_it(scim_server, scim_tenant_url):
-    result = check_connection(scim_tenant_url + "/Users", scim_server.token)
-    assert result.message.endswith(f"Did you mean {scim_tenant_url}?")
+@pytest.mark.parametrize("endpoint", ["/Users", "/Schemas", "/groups/", "/ServiceProviderConfig", "/ResourceTypes"])
+def test_a_tenant_url_ending_in_an_endpoint_is_refused_before_any_request(scim_server, scim_tenant_url, endpoint):
+    before = scim_server.stats(scim_tenant_url)["requests"]
+    result = check_connection(scim_tenant_url + endpoint, scim_server.token)
+    assert (result.ok, result.code) == (False, "InvalidTenantUrl")
+    name = endpoint.strip("/")
+    assert result.message.lower() == f"The Tenant URL is the SCIM base address, without /{name}: use {scim_tenant_url}.".lower()
+    assert scim_server.stats(scim_tenant_url)["requests"] == before
 
 
 def test_a_missing_scim_v2_suffix_is_found(misbehaving_server):

@@ -188,6 +188,57 @@ def test_assign_with_a_vanished_user_explains(admin_client, app):
     assert not app.assignments.exists()
 
 
+def test_a_selection_of_more_than_a_thousand_is_assigned_in_bulk(admin_client, app, django_assert_max_num_queries):
+    from provisioning.models import DirectoryUser
+
+    DirectoryUser.objects.bulk_create(
+        [DirectoryUser(user_principal_name=f"u{n:04}@contoso.example", display_name=f"User {n:04}") for n in range(1500)]
+    )
+    ids = list(DirectoryUser.objects.order_by("display_name").values_list("id", flat=True))
+    factories.AssignmentFactory(application=app, user_id=ids[0])
+    with django_assert_max_num_queries(40):  # a handful per kind, never one per principal
+        response = admin_client.post(reverse("apps:assign", args=[app.id]), {"users": ids})
+    assert response.status_code == 302
+    assert app.assignments.count() == 1500
+    body = admin_client.get(page(app)).content.decode()
+    # The message names a few and counts the rest: it does not grow with the selection.
+    assert "Assigned to Contoso HR: User 0001, User 0002" in body and "and 1,489 more." in body
+    assert "Already assigned, left as they were: User 0000." in body
+
+
+def test_assigned_users_count_as_changed_for_the_next_incremental_cycle(admin_client, app, jane, sales):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from provisioning.models import DirectoryUser
+
+    long_ago = timezone.now() - timedelta(days=3)
+    sales.members.add(jane)
+    DirectoryUser.objects.filter(pk=jane.pk).update(updated_at=long_ago)
+    admin_client.post(reverse("apps:assign", args=[app.id]), {"groups": [sales.id]})
+    jane.refresh_from_db()
+    assert jane.updated_at > long_ago  # a member of a newly assigned group is in the next incremental cycle
+
+
+def test_a_selection_over_the_limit_is_refused_in_words(admin_client, app, jane):
+    from provisioning.forms.assignments import ASSIGN_LIMIT
+
+    body = admin_client.post(reverse("apps:assign", args=[app.id]), {"users": list(range(1, ASSIGN_LIMIT + 2))}).content.decode()
+    assert "Nothing was assigned." in body
+    assert f"{ASSIGN_LIMIT + 1:,} users and groups were selected, and one Assign takes at most {ASSIGN_LIMIT:,}" in body
+    assert not app.assignments.exists()
+
+
+def test_a_request_over_the_field_limit_states_the_limit_not_could_not_be_used(admin_client, app, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 50
+    response = admin_client.post(reverse("apps:assign", args=[app.id]), {"users": list(range(60))}, **HTMX)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "The form sent more than 50 values, the most one request may carry" in body and "data-error-message" in body
+    assert "could not be used" not in body
+
+
 # ---- Remove assignment ------------------------------------------------------------------------
 
 

@@ -458,3 +458,17 @@ def test_group_tester_reads_group_attributes(admin_client, app, person):
     refused = admin_client.post(url("mapping_tester", app, object_type="group"), {"expression": "[givenName]", "subject": group.id}).content.decode()
     assert "The source has no attribute [givenName]" in refused
 
+
+
+def test_save_refuses_a_regex_that_runs_out_of_time_with_the_reason(admin_client, app, users):
+    response = admin_client.post(url("scoping_new", app), scoping_post("Runaway", [("department", "REGEX MATCH", "(a+)+$")]), **HTMX)
+    page = response.content.decode()
+    assert "HX-Redirect" not in response and "cannot be used" in page and "took longer than" in page and "Rewrite the pattern" in page
+    assert not ScopingFilter.objects.exists()
+
+    response = admin_client.post(
+        url("mapping_new", app), mapping_post(mapping_type="expression", expression='Replace([department], , "(a+)+$", , "x", , )'), **HTMX
+    )
+    page = response.content.decode()
+    assert "HX-Redirect" not in response and "took longer than" in page and "backtracks catastrophically" in page
+    assert users.attribute_mappings.count() == 12

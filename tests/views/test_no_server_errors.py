@@ -55,6 +55,28 @@ HOSTILE_POST = {
     "clauses-TOTAL_FORMS": "abc",
 }
 
+# Issue 9's inputs: a runaway regex, a metadata Tenant URL with a password, a masked token with a line break,
+# a selection of more than 1,000 ids, and a long value for the regex to chew on.
+HOSTILE_POST_MORE = {
+    "tenant_url": "http://admin:pw@169.254.169.254/latest/meta-data/",
+    "secret_token": "Bearer ********\n",
+    "provisioning_mode": "automatic",
+    "attribute": "department",
+    "operator": "REGEX MATCH",
+    "value": "(a+)+$",
+    "filter-title": "Runaway",
+    "clause-TOTAL_FORMS": "1",
+    "clause-INITIAL_FORMS": "0",
+    "clause-0-attribute": "department",
+    "clause-0-operator": "REGEX MATCH",
+    "clause-0-value": "(a+)+$",
+    "mapping_type": "expression",
+    "expression": 'Replace([department], , "(a+)+$", , "x", , )',
+    "target_attribute": "title",
+    "users": [str(n) for n in range(1, 1502)],
+    "q": "a" * 5000 + "b",
+}
+
 
 def app_routes():
     """(name, pattern kwargs) for every route in the apps namespace."""
@@ -127,6 +149,7 @@ def test_no_route_answers_500(client_as, world, name, params):
                 client_as.get(url, headers=headers),
                 client_as.get(url, HOSTILE_QUERY, headers=headers),
                 client_as.post(url, HOSTILE_POST, headers=headers),
+                client_as.post(url, HOSTILE_POST_MORE, headers=headers),
                 client_as.post(url, {}, headers=headers),
             ]
             for response in responses:

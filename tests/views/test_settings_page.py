@@ -127,6 +127,69 @@ def test_a_new_secret_token_replaces_the_saved_one(admin_client, automatic_app):
     assert automatic_app.get_secret_token() == "replacement-token"
 
 
+# One check for Save and Test Connection (scim/tenant_url.py): what one refuses, the other refuses too.
+# (A NUL character never reaches a form: the middleware answers 400, see tests/test_middleware.py.)
+BAD_URLS = [
+    "ftp://app.example.com/scim/v2", "app.example.com/scim/v2", "https://admin:pw@app.example.com/scim/v2",
+    "https://app.example.com:0/scim/v2", "https://app.example.com:99999/scim/v2", "https://app..example.com/scim/v2",
+    "https://app.example.com/scim/v2/Users", "https://app.example.com/scim/v2/Schemas", "https://app.example.com/scim/v2/Groups",
+    "https://app.example.com/scim/v2/ServiceProviderConfig", "https://app.example.com/scim/v2/ResourceTypes",
+    "https://app.example.com/scim/v2?aadOptscim062020", "https://app.example.com/\u202ev2",
+]
+BAD_TOKENS = [
+    "Bearer abc", " abc", "abc ", "abc\n", "ab\r\ncd", "ab cd", "********", "••••••••", "****a1b2", "<token>", "tökén",
+]
+
+
+@pytest.mark.parametrize("bad_url", BAD_URLS)
+def test_save_refuses_every_tenant_url_test_connection_refuses(admin_client, automatic_app, bad_url):
+    from provisioning.scim.connection import check_connection
+
+    saved = automatic_app.tenant_url
+    tested = check_connection(bad_url, "abc")
+    assert (tested.ok, tested.code) == (False, "InvalidTenantUrl")
+
+    response = admin_client.post(url(automatic_app), settings_data(tenant_url=bad_url))
+    body = response.content.decode()
+    assert response.status_code == 200 and "Your settings were not saved." in body
+    from django.utils.html import escape
+
+    assert escape(tested.message) in body
+    automatic_app.refresh_from_db()
+    assert automatic_app.tenant_url == saved
+
+
+@pytest.mark.parametrize("bad_token", BAD_TOKENS)
+def test_save_refuses_every_token_test_connection_refuses(admin_client, automatic_app, bad_token):
+    from django.utils.html import escape
+
+    from provisioning.scim.connection import check_connection
+
+    tested = check_connection("https://app.example.com/scim/v2", bad_token)
+    assert (tested.ok, tested.code) == (False, "InvalidSecretToken")
+    body = admin_client.post(url(automatic_app), settings_data(secret_token=bad_token)).content.decode()
+    assert "Your settings were not saved." in body and escape(tested.message) in body
+    automatic_app.refresh_from_db()
+    assert automatic_app.get_secret_token() == TOKEN  # neither replaced nor trimmed and saved
+
+
+def test_a_password_in_the_tenant_url_is_refused_and_never_shown_back(admin_client, automatic_app):
+    typed = "https://admin:hunter2-DISTINCTIVE@app.example.com/scim/v2"
+    body = admin_client.post(url(automatic_app), settings_data(tenant_url=typed)).content.decode()
+    assert "contains a user name or password" in body
+    assert "hunter2-DISTINCTIVE" not in body
+    assert 'value="https://app.example.com/scim/v2"' in body  # the URL is shown back without it
+    tested = admin_client.post(connection_url(automatic_app), {"tenant_url": typed, "secret_token": ""}, **HTMX).content.decode()
+    assert "contains a user name or password" in tested and "hunter2-DISTINCTIVE" not in tested
+
+
+def test_a_single_label_host_is_saved(admin_client, automatic_app):
+    response = admin_client.post(url(automatic_app), settings_data(tenant_url="http://scim-target:8080/scim/v2"))
+    assert response.status_code == 302
+    automatic_app.refresh_from_db()
+    assert automatic_app.tenant_url == "http://scim-target:8080/scim/v2"
+
+
 def test_it_saves_the_scope(admin_client, automatic_app):
     admin_client.post(url(automatic_app), settings_data(scope="all"))
     automatic_app.refresh_from_db()
@@ -147,7 +210,8 @@ def test_it_saves_the_scope(admin_client, automatic_app):
         ),
         (
             settings_data(tenant_url="not a url", secret_token="abc"),
-            "Tenant URL is not a valid URL: enter your app&#x27;s SCIM base URL, e.g. https://app.example.com/scim/v2",
+            "The Tenant URL contains a space: retype it as one line without spaces. Enter your app&#x27;s SCIM base URL, "
+            "e.g. https://app.example.com/scim/v2",
         ),
         (
             settings_data(secret_token="abc", notify_on_failure="on"),
@@ -354,3 +418,13 @@ def test_advanced_settings_left_out_of_a_post_keep_what_is_saved(admin_client, a
     assert admin_client.post(url(automatic_app), settings_data(use_bulk="on")).status_code == 302
     automatic_app.refresh_from_db()
     assert (automatic_app.provisioning_interval_minutes, automatic_app.use_bulk) == (90, True)
+
+
+def test_save_refuses_a_metadata_address_naming_the_setting(admin_client, automatic_app, settings):
+    settings.PORTAL_OUTBOUND_ALLOW = ""
+    body = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/latest/meta-data/")).content.decode()
+    assert "Your settings were not saved." in body
+    assert "requests to 169.254.169.254 are refused" in body and "PORTAL_OUTBOUND_ALLOW" in body
+    settings.PORTAL_OUTBOUND_ALLOW = "169.254.169.254/32"
+    response = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/scim/v2"))
+    assert response.status_code == 302
