@@ -1,6 +1,6 @@
 """URL map. Each area's routes live beside its views (provisioning/views/<area>.py: `urlpatterns`)."""
 
-from provisioning.views import applications, assignments, dry_runs, logs, mappings, on_demand, overview, settings_page
+from provisioning.views import applications, assignments, dry_runs, logs, mappings, on_demand, overview, settings_page, webhooks
 
 app_name = "apps"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     *on_demand.urlpatterns,
     *logs.urlpatterns,
     *mappings.urlpatterns,
+    *webhooks.urlpatterns,
 ]

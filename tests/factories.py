@@ -257,3 +257,22 @@ class DryRunEntryFactory(factory.django.DjangoModelFactory):
     source_id = factory.Faker("uuid4")
     action = "create"
     status = "success"
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.WebhookEndpoint
+
+    application = factory.SubFactory(ApplicationFactory)
+    name = factory.Sequence(lambda n: f"Hook {n}")
+    url = "https://hooks.example.com/provisioning"
+    events = factory.LazyFunction(lambda: [e.value for e in models.WebhookEndpoint.Event])
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.WebhookDelivery
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    event = "test"
+    payload = factory.LazyFunction(dict)

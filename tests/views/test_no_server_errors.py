@@ -106,6 +106,7 @@ def world():
     log = factories.ProvisioningLogFactory(application=app, cycle=cycle, status="failure", steps=[
         {"key": "import", "name": "Import user", "status": "success", "description": "x", "sections": []}])
     run = factories.OnDemandRunFactory(application=app)
+    hook = factories.WebhookEndpointFactory(application=app)
     dry_run = factories.DryRunEntryFactory(dry_run__application=app, dry_run__state="completed").dry_run
     user_mapping = app.object_mappings.get(object_type="user")
     scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping)
@@ -115,6 +116,7 @@ def world():
         "log_id": log.pk,
         "run_id": run.pk,
         "dry_run_id": dry_run.pk,
+        "endpoint_id": hook.pk,
         "object_type": "user",
         "mapping_id": user_mapping.attribute_mappings.first().pk,
         "filter_id": scoping_filter.pk,
