@@ -44,6 +44,15 @@ USER_GROUPS = (
 )
 
 
+# RFC 7643 §3.1: common to every resource, and not listed in /Schemas (§7: "not defined in any schema").
+COMMON_ATTRIBUTES = [
+    {"name": "id", "type": "string", "mutability": "readOnly", "multiValued": False, "required": False,
+     "caseExact": True, "description": "The target's identifier of the resource (RFC 7643 §3.1)."},
+    {"name": "externalId", "type": "string", "mutability": "readWrite", "multiValued": False, "required": False,
+     "caseExact": True, "description": "The provisioning client's identifier of the resource (RFC 7643 §3.1)."},
+]
+
+
 class SchemaError(ValueError):
     """The target's /Schemas answer cannot be read as schemas; the message says why."""
 
@@ -131,7 +140,11 @@ def discovery_document(schemas_answer, resource_types_answer=None) -> dict:
         extensions = [_text(_ci(e, "schema"), 300) for e in (_ci(item, "schemaExtensions") or []) if isinstance(e, dict)]
         resource_types[kind] = [core, *(e for e in extensions if e)]
     for kind, core in CORE_FOR.items():
-        if kind not in resource_types and _find(schemas, core):
+        schema = _find(schemas, core)
+        if schema is not None:
+            names = {a["name"].lower() for a in schema["attributes"]}
+            schema["attributes"] = [*(dict(a) for a in COMMON_ATTRIBUTES if a["name"].lower() not in names), *schema["attributes"]]
+        if kind not in resource_types and schema is not None:
             # No /ResourceTypes: the core schema, and for users the enterprise extension when it is offered.
             extra = [ENTERPRISE_USER] if kind == "User" and _find(schemas, ENTERPRISE_USER) else []
             resource_types[kind] = [core, *extra]

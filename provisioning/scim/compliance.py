@@ -388,7 +388,7 @@ class _Checker:
                          "names what the target refused: change or remove that mapping, or fix the target.")
             self.add("username_case", "userName filters ignore case", NOT_CHECKED, "Not checked: the test user could not be created.")
             return
-        skipped_text = f" Not sent: {', '.join(skipped)} (needs another object's id or a confirmed secret)." if skipped else ""
+        skipped_text = f" Not sent: {', '.join(skipped)}." if skipped else ""
         self.add("write_create", title, PASSED, f"Created {values.get('userName', 'the user')} (id {resource_id}) with "
                  f"{len(values)} mapped attribute(s).{skipped_text}", request=request)
         try:
@@ -493,7 +493,7 @@ def probe_value() -> str:
 
 
 def sample_values(paths: Sequence[str], schema, suffix: str) -> tuple[dict, list[str]]:
-    """A test user's values for the mapped target paths ({path: value}), and the paths left out (with why)."""
+    """A test user's values for the mapped target paths ({path: value}), and what was left out, with why."""
     values, skipped = {}, []
     for text in paths:
         try:
@@ -501,41 +501,53 @@ def sample_values(paths: Sequence[str], schema, suffix: str) -> tuple[dict, list
         except ValueError:
             continue
         name = path.attribute.lower()
-        if path.is_reference or (path.is_core and name in ("id", "meta", "schemas", "groups", "password")):
-            skipped.append(text)
+        if path.is_reference:
+            skipped.append(f"{text} (a reference to another user)")
             continue
-        definition = schema.lookup(text).definition if schema is not None else None
+        if path.is_core and name in ("id", "meta", "schemas", "groups", "password"):
+            skipped.append(f"{text} (the target owns it, or it is a secret)")
+            continue
+        found = schema.lookup(text) if schema is not None else None
+        if found is not None and found.problem:
+            skipped.append(f"{text} (not in the target's schema)")
+            continue
+        definition = found.definition if found is not None else None
         kind = (definition or {}).get("type")
         if definition is not None and definition["mutability"] in ("readOnly", "writeOnly"):
-            skipped.append(text)
+            skipped.append(f"{text} ({definition['mutability']})")
             continue
-        if name == "active" and path.is_core or kind == "boolean":
-            values[text] = True
-        elif kind == "integer":
-            values[text] = 1
-        elif kind == "decimal":
-            values[text] = 1.5
-        elif kind == "dateTime":
-            values[text] = "2026-01-01T00:00:00Z"
-        elif kind in ("reference", "binary", "complex"):
-            skipped.append(text)
-        elif name == "username" and path.is_core:
-            values[text] = f"Portal.Check.{suffix}@example.com"  # mixed case, to test case-insensitive filters
-        elif name == "emails" or "email" in (path.sub_attribute or "").lower():
-            values[text] = f"{PROBE_PREFIX}-{suffix}@example.com"
-        elif name == "phonenumbers":
-            values[text] = "+1 555 0100"
-        elif name == "locale" or name == "preferredlanguage":
-            values[text] = "en-US"
-        elif name == "timezone":
-            values[text] = "Europe/London"
-        elif name == "country" or (path.sub_attribute or "").lower() == "country":
-            values[text] = "GB"
+        value = _sample(path, kind, suffix)
+        if value is None:
+            skipped.append(f"{text} (a {kind} value)")
         else:
-            values[text] = f"{PROBE_PREFIX}-{suffix}"
+            values[text] = value
     if not any(parse_path(p).attribute.lower() == "username" for p in values):
-        values["userName"] = f"Portal.Check.{suffix}@example.com"
+        values["userName"] = _sample(parse_path("userName"), "string", suffix)
     return values, skipped
+
+
+def _sample(path, kind, suffix):
+    name, sub = path.attribute.lower(), (path.sub_attribute or "").lower()
+    if (name == "active" and path.is_core) or kind == "boolean":
+        return True
+    if kind in ("reference", "binary", "complex"):
+        return None
+    samples = {"integer": 1, "decimal": 1.5, "dateTime": "2026-01-01T00:00:00Z"}
+    if kind in samples:
+        return samples[kind]
+    if name == "username" and path.is_core:
+        return f"Portal.Check.{suffix}@example.com"  # mixed case, to test case-insensitive filters
+    if name == "emails":
+        return f"{PROBE_PREFIX}-{suffix}@example.com"
+    if name == "phonenumbers":
+        return "+1 555 0100"
+    if name in ("locale", "preferredlanguage"):
+        return "en-US"
+    if name == "timezone":
+        return "Europe/London"
+    if sub == "country":
+        return "GB"
+    return f"{PROBE_PREFIX}-{suffix}"
 
 
 def compare(sent: dict, stored: dict) -> tuple[list[str], list[tuple[str, object, object]]]:
