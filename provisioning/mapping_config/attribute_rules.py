@@ -218,7 +218,7 @@ def _check_against_target(values, target, object_type, target_schema, password_c
             problem("target_attribute", f"Target attribute '{target}' is read-only in the target's schema: the app "
                                         "sets it itself and refuses writes. Choose another target attribute.")
             return
-        if mutability == "immutable" and values.get("apply_on") != ApplyOn.CREATE:
+        if mutability == "immutable" and values.get("apply_on") != ApplyOn.CREATE_ONLY:
             problem("apply_on", f"'{target}' is immutable in the target's schema: it can be set only when the object "
                                 "is created. Set Apply this mapping to Only during object creation.")
         if definition["type"] == "complex" and not path.is_reference and not path.is_members:

@@ -9,6 +9,7 @@ from provisioning.mapping_config.attribute_rules import (
     validate_attribute_mapping,
 )
 from provisioning.mapping_config.source_schema import SourceSchema
+from provisioning.mapping_config.target_schema import discovery_document, target_schema
 from provisioning.models import ObjectMapping
 from tests import factories
 
@@ -141,3 +142,70 @@ def test_mapping_values_match_the_validator_keys():
     mapping = factories.AttributeMappingFactory()
     assert set(mapping_values(mapping)) == set(values())
     assert ObjectMapping.objects.count() == 1
+
+
+# --- against the target's schema ------------------------------------------------------------------------
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def small_target():
+    from tests.scim.noncompliant import CORE_USER, ENTERPRISE_ATTRIBUTES, USER_ATTRIBUTES
+
+    document = discovery_document([{"id": CORE_USER, "attributes": USER_ATTRIBUTES},
+                                   {"id": ENTERPRISE, "attributes": ENTERPRISE_ATTRIBUTES}])
+    return target_schema(document, "user")
+
+
+def test_an_attribute_the_target_does_not_have_is_refused_with_a_suggestion():
+    [(field, message)] = problems(values(target_attribute="titel"), target_schema=small_target())
+    assert field == "target_attribute"
+    assert "'titel' is refused: the target's User core schema has no attribute 'titel' — did you mean 'title'?" in message
+    assert problems(values(target_attribute="title"), target_schema=small_target()) == []
+    assert problems(values(target_attribute="titel")) == []  # no /Schemas: free text
+
+
+def test_read_only_and_server_owned_attributes_are_refused():
+    target = small_target()
+    [(_, message)] = problems(values(target_attribute='groups[type eq "direct"].value'), target_schema=target)
+    assert "groups cannot be mapped on users" in message
+    [(_, message)] = problems(values(target_attribute="meta.created"))
+    assert "meta cannot be mapped" in message  # refused without /Schemas too
+    [(_, message)] = problems(values(target_attribute="groups"))
+    assert "groups cannot be mapped on users" in message
+
+
+def test_a_read_only_attribute_of_the_targets_own_is_refused():
+    from tests.scim.noncompliant import CORE_USER, USER_ATTRIBUTES
+
+    attributes = [*USER_ATTRIBUTES, {"name": "created", "type": "dateTime", "mutability": "readOnly"}]
+    target = target_schema(discovery_document([{"id": CORE_USER, "attributes": attributes}]), "user")
+    [(_, message)] = problems(values(target_attribute="created"), target_schema=target)
+    assert "'created' is read-only in the target's schema" in message
+
+
+def test_password_needs_the_admins_confirmation():
+    [(field, message)] = problems(values(target_attribute="password"))
+    assert field == "target_attribute" and "password is write-only" in message and "tick" in message
+    assert problems(values(target_attribute="password"), password_confirmed=True) == []
+    assert problems(values(target_attribute="password"), target_schema=small_target(), password_confirmed=True) == []
+
+
+def test_a_constant_of_the_wrong_type_is_refused():
+    active = values(mapping_type="constant", source_attribute="", constant_value="yes", target_attribute="active")
+    [(field, message)] = problems(active)  # active is a Boolean by RFC 7643, /Schemas or not
+    assert field == "constant_value" and "active takes a Boolean: enter True or False, not 'yes'" in message
+    assert problems({**active, "constant_value": "False"}) == []
+    assert problems(active, target_schema=small_target())[0][1].startswith("Constant Value: active takes a Boolean")
+
+
+def test_an_immutable_attribute_is_set_only_on_creation():
+    [(field, message)] = problems(values(target_attribute="employeeType"), target_schema=small_target())
+    assert field == "apply_on" and "Only during object creation" in message
+    assert problems(values(target_attribute="employeeType", apply_on="create_only"), target_schema=small_target()) == []
+
+
+def test_a_complex_attribute_needs_a_sub_attribute_but_manager_is_written_whole():
+    [(_, message)] = problems(values(target_attribute="name"), target_schema=small_target())
+    assert "'name' is a complex attribute: map one of its sub-attributes, e.g. name.givenName" in message
+    assert problems(values(target_attribute=f"{ENTERPRISE}:manager", source_attribute="mail"), target_schema=small_target()) == []
