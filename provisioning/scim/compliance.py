@@ -96,7 +96,13 @@ class _Checker:
     # ------------------------------------------------------------------ plumbing
 
     def add(self, key, title, status, summary, *, request="", response="", fix="", required=True):
-        self.report.checks.append(Check(key, title, status, summary, request, response, fix, required))
+        """Append a line, or replace the line with this key where it stands (the write test knows better)."""
+        line = Check(key, title, status, summary, request, response, fix, required)
+        for index, existing in enumerate(self.report.checks):
+            if existing.key == key:
+                self.report.checks[index] = line
+                return
+        self.report.checks.append(line)
 
     def get(self, path, params=None):
         """(request text, response) — or (request text, ScimConnectionError)."""
@@ -279,7 +285,7 @@ class _Checker:
             self.add("filters", "Filtering on the matching attributes", NOT_APPLICABLE,
                      "The app's mappings have no matching attribute.")
             return
-        for attribute in sorted(self.target.matching, key=lambda m: (m.resource_type, m.precedence)):
+        for attribute in sorted(self.target.matching, key=lambda m: (m.resource_type != "Users", m.precedence)):
             noun = "users" if attribute.resource_type == "Users" else "groups"
             title = f"Filter {noun} by {attribute.path} (matching precedence {attribute.precedence})"
             key = f"filter:{attribute.resource_type}:{attribute.path}"
@@ -451,7 +457,10 @@ class _Checker:
                      request=request, response=self.answer(response),
                      fix="Provisioning updates and disables users with PATCH. If the answer names a value shape (a Boolean "
                          "sent as text, an op name), switch Entra-compatible requests on the Provisioning page.")
-            self.add("patch", "PATCH supported", FAILED, "The test user's PATCH was refused (see the update line).")
+            spc_says = " The ServiceProviderConfig says patch.supported is false." if self.report.spc and not self.report.spc.patch else ""
+            self.add("patch", "PATCH supported", FAILED, f"The test user's PATCH was refused (see Update the test user).{spc_says}",
+                     fix="Provisioning updates, disables and changes memberships with PATCH (as Entra does): all of "
+                         "these would fail. Ask the vendor for PATCH support.")
             return
         _, _, after = self.read_user(resource_id)
         missed = [c.path for c in changes if after is None or str(read_value(after, c.path)) != str(c.new)]
@@ -461,7 +470,6 @@ class _Checker:
                      fix="A PATCH the target says it applied but did not is retried every cycle. Ask the vendor to fix it.")
             return
         self.add("write_patch", title, PASSED, f"{', '.join(c.path for c in changes)} changed as sent.", request=request)
-        self.report.checks = [c for c in self.report.checks if c.key != "patch"]
         self.add("patch", "PATCH supported", PASSED, "The test user's PATCH was applied.")
 
     def delete(self, resource_id, name):
