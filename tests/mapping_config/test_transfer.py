@@ -186,3 +186,36 @@ def test_read_document_explains_bad_input():
         read_document("  ")
 
 
+
+
+# --- against the target's schema ------------------------------------------------------------------------
+
+
+def test_import_checks_target_attributes_against_the_apps_schema(configured):
+    from tests.scim.noncompliant import CORE_USER, ENTERPRISE, ENTERPRISE_ATTRIBUTES, USER_ATTRIBUTES
+    from provisioning.mapping_config.target_schema import discovery_document
+
+    document = export_configuration(configured)
+    configured.target_schema = discovery_document([{"id": CORE_USER, "attributes": USER_ATTRIBUTES},
+                                                   {"id": ENTERPRISE, "attributes": ENTERPRISE_ATTRIBUTES}])
+    configured.save()
+    users = next(m for m in document["objectMappings"] if m["objectType"] == "user")
+    users["attributeMappings"].append({"targetAttribute": "badgeNumber", "mappingType": "constant", "constantValue": "1"})
+    result = import_configuration(configured, document)
+    assert not result.applied
+    [problem] = [p for p in result.problems if "badgeNumber" in p.message]
+    assert problem.location.endswith(".targetAttribute") and "has no attribute 'badgeNumber'" in problem.message
+
+
+def test_a_confirmed_password_mapping_round_trips(configured):
+    users = configured.object_mappings.get(object_type="user")
+    factories.AttributeMappingFactory(object_mapping=users, target_attribute="password", mapping_type="direct",
+                                      source_attribute="mail", position=99)
+    document = export_configuration(configured)
+    exported = next(m for m in document["objectMappings"] if m["objectType"] == "user")
+    [password] = [a for a in exported["attributeMappings"] if a["targetAttribute"] == "password"]
+    assert password["confirmWriteOnly"] is True
+    assert import_configuration(configured, copy.deepcopy(document)).ok
+    del password["confirmWriteOnly"]
+    result = import_configuration(configured, document)
+    assert not result.applied and any("password is write-only" in p.message for p in result.problems)
