@@ -190,6 +190,28 @@ def _check_target(target, siblings, problem) -> bool:
     return True
 
 
+def saved_mapping_warning(target: str, object_type: str, target_schema: TargetSchema | None) -> str:
+    """What is wrong with an already saved mapping's target attribute ('' when nothing): the target's schema
+    may have been read, or changed, after the mapping was saved."""
+    try:
+        path = parse_path(target)
+    except PathError as exc:
+        return str(exc)
+    owned = server_owned_problem(path, object_type)
+    if owned or target_schema is None:
+        return owned
+    found = target_schema.lookup(target)
+    if found.problem:
+        return f"Not in the app's schema: {_sentence(found.problem)}"
+    if found.definition["mutability"] == "readOnly":
+        return "Read-only in the app's schema: the app refuses writes to it."
+    return ""
+
+
+def _sentence(text):
+    return text if text.endswith(("?", ".")) else text + "."
+
+
 def password_confirmation(target: str) -> str:
     return (
         f"{target} is write-only: the target stores it and never shows it back, and every cycle that sees a "

@@ -27,7 +27,7 @@ from provisioning.forms.mappings import (
     ObjectMappingSettingsForm,
     ScopingFilterForm,
 )
-from provisioning.mapping_config.attribute_rules import check_expression, deletion_refusal
+from provisioning.mapping_config.attribute_rules import check_expression, deletion_refusal, saved_mapping_warning
 from provisioning.mapping_config.expression_tester import subject_attributes, test_expression
 from provisioning.mapping_config.source_schema import source_schema
 from provisioning.mapping_config.target_schema import target_schema
@@ -98,15 +98,19 @@ def _tester_context(object_mapping, tester_id, query="", **extra):
 
 
 def _page(request, app, object_mapping, settings_form, status=200):
+    target = target_schema(app.target_schema, object_mapping.object_type)
+    attribute_mappings = list(object_mapping.attribute_mappings.all())
+    for mapping in attribute_mappings:
+        mapping.target_warning = saved_mapping_warning(mapping.target_attribute, object_mapping.object_type, target)
     context = _base_context(
         app,
         object_mapping,
         settings_form=settings_form,
-        attribute_mappings=object_mapping.attribute_mappings.all(),
+        attribute_mappings=attribute_mappings,
         scoping_filters=object_mapping.scoping_filters.prefetch_related("clauses"),
         other_mappings=app.object_mappings.exclude(pk=object_mapping.pk),
         functions=FUNCTIONS.values(),
-        target=target_schema(app.target_schema, object_mapping.object_type),
+        target=target,
         **_tester_context(object_mapping, "page", show_expression=True),
     )
     return render(request, "mappings/page.html", context, status=status)

@@ -160,7 +160,7 @@ def small_target():
 def test_an_attribute_the_target_does_not_have_is_refused_with_a_suggestion():
     [(field, message)] = problems(values(target_attribute="titel"), target_schema=small_target())
     assert field == "target_attribute"
-    assert "'titel' is refused: the target's User core schema has no attribute 'titel' — did you mean 'title'?" in message
+    assert "'titel' is refused: the target's User core schema has no attribute 'titel' — did you mean 'title'? Choose" in message
     assert problems(values(target_attribute="title"), target_schema=small_target()) == []
     assert problems(values(target_attribute="titel")) == []  # no /Schemas: free text
 
@@ -209,3 +209,13 @@ def test_a_complex_attribute_needs_a_sub_attribute_but_manager_is_written_whole(
     [(_, message)] = problems(values(target_attribute="name"), target_schema=small_target())
     assert "'name' is a complex attribute: map one of its sub-attributes, e.g. name.givenName" in message
     assert problems(values(target_attribute=f"{ENTERPRISE}:manager", source_attribute="mail"), target_schema=small_target()) == []
+
+
+def test_saved_mapping_warnings():
+    from provisioning.mapping_config.attribute_rules import saved_mapping_warning
+
+    target = small_target()
+    assert saved_mapping_warning("title", "user", target) == ""
+    assert saved_mapping_warning("titel", "user", target).startswith("Not in the app's schema")
+    assert saved_mapping_warning("meta.created", "user", None).startswith("meta cannot be mapped")
+    assert saved_mapping_warning("titel", "user", None) == ""

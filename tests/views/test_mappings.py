@@ -527,3 +527,13 @@ def test_refresh_without_credentials_says_what_to_do(admin_client, db):
     app = factories.ApplicationFactory(name="No creds", tenant_url="", secret_token="")
     response = admin_client.post(url("mappings_refresh_target", app), follow=True)
     assert "Save the Tenant URL and Secret Token on the Provisioning page first" in response.content.decode()
+
+
+def test_saved_mappings_the_target_does_not_have_are_flagged(admin_client, schema_app):
+    users = schema_app.object_mappings.get(object_type="user")
+    factories.AttributeMappingFactory(object_mapping=users, target_attribute="badgeNumber", mapping_type="direct",
+                                      source_attribute="mail", position=98)
+    body = html.unescape(admin_client.get(url("mappings", schema_app)).content.decode())
+    assert ("Not in the app's schema: the target's User core schema has no attribute 'badgeNumber' — did you mean "
+            "'phoneNumbers'? Edit or delete this mapping.") in body
+    assert body.count("Edit or delete this mapping.") == 1  # the defaults all exist on scim2-server
