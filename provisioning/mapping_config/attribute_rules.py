@@ -231,8 +231,8 @@ def _check_against_target(values, target, object_type, target_schema, password_c
     if target_schema is not None:
         found = target_schema.lookup(target)
         if found.problem:
-            problem("target_attribute", f"Target attribute '{target}' is refused: {found.problem}. Choose an "
-                                        "attribute from the target's list, or refresh it if the app's schema changed.")
+            problem("target_attribute", f"Target attribute '{target}' is refused: {_sentence(found.problem)} Choose "
+                                        "an attribute from the target's list, or refresh it if the app's schema changed.")
             return
         definition = found.definition
         mutability = definition["mutability"]
