@@ -298,10 +298,12 @@ class _Checker:
             request, response = self.get(f"/{attribute.resource_type}", params)
             problem = self.list_problem(response, expect_empty=True)
             if problem:
+                groups_off = (" If the app has no groups, set Provision Microsoft Entra ID Groups to No under Mappings."
+                              if attribute.resource_type == "Groups" else "")
                 self.add(key, title, FAILED, problem, request=request, response=self.answer(response),
                          fix=f"Provisioning finds existing {noun} with this filter. Choose a matching attribute the target "
                              f"can filter on (Mappings > {attribute.path} > Match objects using this attribute), or ask "
-                             "the vendor to support it.")
+                             f"the vendor to support it.{groups_off}")
             else:
                 self.add(key, title, PASSED, "Answered 200 with an empty ListResponse for a value no one has.", request=request)
 
