@@ -62,3 +62,23 @@ def test_the_checklist_shows_each_failure_with_its_request_and_answer(live_serve
             "Update the test user with PATCH"} <= set(failed)
     assert "the target dropped title" in page.content()
     assert target.users == {}  # the test user was deleted again
+
+
+def test_the_overview_says_why_a_cycle_provisioned_nothing(live_server, scim_app, open_page):
+    from provisioning.engine.cycle import run_cycle, start_provisioning
+
+    for user in factories.DirectoryUserFactory.create_batch(5, department="Sales"):
+        factories.AssignmentFactory(application=scim_app, user=user)
+    users = scim_app.object_mappings.get(object_type="user")
+    only = factories.ScopingFilterFactory(object_mapping=users, title="Engineering only")
+    factories.ScopingClauseFactory(scoping_filter=only, attribute="department", operator="EQUALS", value="Engineering")
+    run_cycle(start_provisioning(scim_app))
+    page = open_page()
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/apps/{scim_app.pk}/")
+    note = page.locator(".ov-idle")
+    note.wait_for()
+    shot(page, "14-overview-nothing-provisioned")
+    assert "all 5 users are out of scope: scoping filter 'Engineering only' excluded them" in note.inner_text()
+    note.get_by_role("link", name="Edit the filter").click()
+    page.wait_for_url(re.compile(r"/mappings/user/scoping/$"))
