@@ -3,12 +3,24 @@
 from dataclasses import dataclass, field
 
 from django.db.models import Count as CountOf
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from provisioning.engine import deletion_protection, escrow, lifecycle, quarantine
 from provisioning.engine.planner import PHASES
-from provisioning.models import Application, CycleChunk, ExportState, ProvisioningCycle, ProvisioningLog, RunState
+from provisioning.models import (
+    Application,
+    Assignment,
+    CycleChunk,
+    DirectoryGroup,
+    DirectoryUser,
+    ExportState,
+    ObjectMapping,
+    ProvisioningCycle,
+    ProvisioningLog,
+    RunState,
+    ScopingFilter,
+)
 
 Phase = ProvisioningCycle.Phase
 NOUNS = {Phase.USERS: "users", Phase.GROUPS: "groups", Phase.MEMBERS: "groups", Phase.REFERENCES: "users", Phase.REMOVALS: "objects"}
@@ -68,6 +80,16 @@ class Overview:
     statistics: dict = field(default_factory=dict)
     is_running: bool = False
     is_interrupted: bool = False
+    idle: "IdleCycle | None" = None  # why a finished cycle provisioned nothing
+
+
+@dataclass(frozen=True)
+class IdleCycle:
+    """Why a finished cycle sent nothing, and what to do: fixes are (words, page) with page one of
+    "assignments", "scope" (the Provisioning page's Scope), "scoping:user" / "scoping:group", "mappings:group"."""
+
+    text: str
+    fixes: tuple = ()
 
 
 def overview(app):
@@ -110,6 +132,7 @@ def overview(app):
         },
         is_running=bool(cycle and cycle.is_active),
         is_interrupted=interrupted,
+        idle=idle_cycle(app, cycle, counts, unchanged) if cycle and cycle.state == RunState.COMPLETED else None,
     )
 
 
@@ -227,6 +250,118 @@ def _cycle_text(cycle, progress, counts, unchanged, interrupted):
     if cycle.state == RunState.STOPPED:
         return f"{kind} stopped after {progress.done} of {progress.planned} objects (what was done stays done)."
     return f"{kind} failed: {cycle.error}"
+
+
+# --------------------------------------------------------------------------------- a cycle that did nothing
+
+ASSIGN = ("Assign users and groups", "assignments")
+SYNC_ALL = ("set Scope to Sync all users and groups", "scope")
+SKIP_REASONS = {  # the words engine/scope.py puts in a skipped entry's description, by cause
+    "not_assigned": "not assigned to the application",
+    "disabled": "accountEnabled is False",
+    "deleted": "deleted in the directory",
+    "mapping_off": "provisioning is disabled in the Mappings",
+}
+
+
+def idle_cycle(app, cycle, counts, unchanged):
+    """Why a completed cycle provisioned nothing (None when it did something, or found no change).
+
+    From the cycle's counts, one aggregate over its skipped entries, and the app's configuration: a few
+    queries whatever the directory's size."""
+    if any(c.status != ProvisioningLog.Status.SKIPPED for c in counts):
+        return None
+    skipped = sum(c.n for c in counts)
+    if not skipped and not unchanged:
+        if cycle.kind == ProvisioningCycle.Kind.INCREMENTAL and cycle.watermark_from:
+            return None  # "no changes since …" already says why
+        return _nothing_evaluated(app)
+    if not skipped:
+        return IdleCycle(f"Nothing needed changing: all {unchanged} in-scope object{'s' if unchanged != 1 else ''} "
+                         f"already match {app.name}.")
+    return _all_skipped(app, cycle)
+
+
+def _nothing_evaluated(app):
+    if app.scope == Application.Scope.ASSIGNED:
+        assigned = Assignment.objects.filter(application=app).aggregate(
+            users=CountOf("id", filter=Q(user__isnull=False)), groups=CountOf("id", filter=Q(group__isnull=False)))
+        scope = f"scope is '{Application.Scope.ASSIGNED.label}'"
+        if not assigned["users"] and not assigned["groups"]:
+            return IdleCycle(f"Nothing was provisioned: {scope} and nothing is assigned.", (ASSIGN, SYNC_ALL))
+        members = DirectoryGroup.members.through.objects.filter(
+            directorygroup__assignment__application=app).count()
+        groups_on = ObjectMapping.objects.filter(application=app, object_type=ObjectMapping.ObjectType.GROUP, enabled=True).exists()
+        if not assigned["users"] and not members and not groups_on:
+            return IdleCycle(
+                f"Nothing was provisioned: {scope}, only groups are assigned, they have no members, and group "
+                "provisioning is off.", (("Assign users", "assignments"), ("turn on group provisioning", "mappings:group")))
+        return IdleCycle(f"Nothing was provisioned: {scope}, and the {assigned['users']} assigned user(s) and "
+                         f"{assigned['groups']} assigned group(s) gave nothing to provision.", (ASSIGN,))
+    if not DirectoryUser.objects.exists() and not DirectoryGroup.objects.exists():
+        return IdleCycle("Nothing was provisioned: the directory has no users or groups yet. Import or create them, then "
+                         "Restart provisioning.")
+    return IdleCycle("Nothing was provisioned: no user or group was in scope.")
+
+
+def _all_skipped(app, cycle):
+    entries = ProvisioningLog.objects.filter(cycle=cycle, status=ProvisioningLog.Status.SKIPPED)
+    aggregates = {}
+    for object_type in (ObjectMapping.ObjectType.USER, ObjectMapping.ObjectType.GROUP):
+        of_type = Q(object_type=object_type)
+        aggregates[f"{object_type}_total"] = CountOf("id", filter=of_type)
+        for cause, words in SKIP_REASONS.items():
+            aggregates[f"{object_type}_{cause}"] = CountOf("id", filter=of_type & Q(error_description__icontains=words))
+        aggregates[f"{object_type}_scope"] = CountOf(
+            "id", filter=of_type & Q(error_description__icontains="not in scope") & ~Q(_any_reason()))
+    totals = entries.aggregate(**aggregates)
+    titles = {}
+    for object_type, title in ScopingFilter.objects.filter(object_mapping__application=app).values_list(
+            "object_mapping__object_type", "title"):
+        titles.setdefault(object_type, []).append(title)
+    parts, fixes = [], []
+    for object_type, noun in (("user", "user"), ("group", "group")):
+        total = totals[f"{object_type}_total"]
+        if not total:
+            continue
+        causes = _causes(app, object_type, noun, totals, titles.get(object_type, []))
+        if len(causes) == 1 and causes[0][0] == total:
+            n, reason, fix = causes[0]
+            parts.append(f"{'all ' if total > 1 else ''}{total} {noun}{'s' if total != 1 else ''} "
+                         f"{'are' if total != 1 else 'is'} {reason}")
+            fixes.extend(fix)
+        elif causes:
+            listed = ", ".join(f"{n} {reason}" for n, reason, _ in causes)
+            parts.append(f"of {total} {noun}s, {listed}")
+            for _, _, fix in causes:
+                fixes.extend(fix)
+        else:
+            parts.append(f"{total} {noun}{'s' if total != 1 else ''} skipped (see the provisioning logs)")
+    unique = tuple(dict.fromkeys(fixes))
+    return IdleCycle("Nothing was provisioned: " + "; ".join(parts) + ".", unique)
+
+
+def _any_reason():
+    q = Q()
+    for words in SKIP_REASONS.values():
+        q |= Q(error_description__icontains=words)
+    return q
+
+
+def _causes(app, object_type, noun, totals, titles):
+    """[(count, words, fixes)] for one object type's skipped entries, biggest cause first."""
+    scoping_words = (f"out of scope: scoping filter{'s' if len(titles) != 1 else ''} "
+                     + ", ".join(f"'{t}'" for t in titles) + " excluded them") if titles else "out of scope"
+    edit = (("Edit the filter" if len(titles) == 1 else "Edit the filters", f"scoping:{object_type}"),)
+    causes = [
+        (totals[f"{object_type}_scope"], scoping_words, edit if titles else ()),
+        (totals[f"{object_type}_not_assigned"], "not assigned to the application", (ASSIGN, SYNC_ALL)),
+        (totals[f"{object_type}_disabled"], "disabled in the directory (accountEnabled is False)", ()),
+        (totals[f"{object_type}_deleted"], "deleted in the directory", ()),
+        (totals[f"{object_type}_mapping_off"], f"left out because {noun} provisioning is off",
+         (("turn on group provisioning", "mappings:group"),) if object_type == "group" else ()),
+    ]
+    return sorted(((n, words, fix) for n, words, fix in causes if n), key=lambda c: -c[0])
 
 
 # --------------------------------------------------------------------------------- Graph's synchronizationStatus

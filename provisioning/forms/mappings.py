@@ -1,20 +1,18 @@
 """Forms of the Attribute Mapping pages: object mapping settings, Edit Attribute, scoping filters, import.
 
-The rules live in provisioning.mapping_config; these forms turn posted text into Python values and put the
-domain's problems next to the fields they are about.
+The rules live in provisioning.mapping_config; these forms turn posted text into Python values, put the
+domain's problems next to the fields they are about, and save what passed.
 """
 
 from django import forms
+from django.db import transaction
 
-from provisioning.mapping_config import (
-    LABELS,
-    SourceSchema,
-    mapping_values,
-    validate_attribute_mapping,
-    validate_filter_title,
-    validate_scoping_clause,
-)
-from provisioning.models import AttributeMapping, ObjectMapping, ScopingFilter
+from provisioning.mapping_config.attribute_rules import LABELS, mapping_values, validate_attribute_mapping
+from provisioning.mapping_config.clause_rules import validate_filter_title, validate_scoping_clause
+from provisioning.mapping_config.source_schema import SourceSchema
+from provisioning.mapping_config.target_schema import TargetSchema
+from provisioning.mapping_config.watermark import require_full_cycle
+from provisioning.models import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
 from provisioning.scoping import OPERATORS, UNARY_OPERATORS
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -91,12 +89,14 @@ class AttributeMappingForm(forms.ModelForm):
         error_messages={"invalid": "Matching precedence must be a whole number of 1 or more, e.g. 1."},
     )
     apply_on = forms.ChoiceField(label="Apply this mapping", choices=AttributeMapping.ApplyOn.choices)
+    # Not stored: a write-only target attribute (password) is mapped only when the admin ticks this.
+    confirm_write_only = forms.BooleanField(label="Send this write-only value to the target", required=False)
 
     class Meta:
         model = AttributeMapping
         fields = list(LABELS)
 
-    def __init__(self, *args, object_mapping, schema: SourceSchema, **kwargs):
+    def __init__(self, *args, object_mapping, schema: SourceSchema, target_schema: TargetSchema | None = None, **kwargs):
         instance = kwargs.get("instance")
         if instance is not None and instance.pk:
             kwargs.setdefault("initial", {})["is_matching"] = "yes" if instance.is_matching else "no"
@@ -113,7 +113,17 @@ class AttributeMappingForm(forms.ModelForm):
         if current and schema.canonical(current) is None:
             choices.append((current, f"{current} (not in the source schema)"))
         self.fields["source_attribute"].widget = forms.Select(choices=choices)
+        self.target_schema = target_schema
         self.target_choices = GROUP_TARGETS if object_mapping.object_type == ObjectMapping.ObjectType.GROUP else USER_TARGETS
+        if target_schema is not None:
+            # The target's own list ("Edit attribute list for app"): a pick list with type and mutability.
+            self.target_attributes = target_schema.attributes()
+            current = (self.initial.get("target_attribute") or "").strip()
+            self.target_unknown = current if current and target_schema.lookup(current).problem else ""
+            if self.instance.pk and self.instance.target_attribute:
+                self.fields["confirm_write_only"].initial = _write_only(target_schema, self.instance.target_attribute)
+        else:
+            self.target_attributes, self.target_unknown = [], ""
         for name in ("mapping_type", "apply_on", "is_matching"):
             self.fields[name].error_messages["required"] = f"{LABELS[name]} is required: choose one."
             self.fields[name].error_messages["invalid_choice"] = f"{LABELS[name]}: %(value)s is not one of the choices; choose one from the list."
@@ -127,7 +137,8 @@ class AttributeMappingForm(forms.ModelForm):
             siblings = siblings.exclude(pk=self.instance.pk)
         was_matching = bool(self.instance.pk and AttributeMapping.objects.filter(pk=self.instance.pk, is_matching=True).exists())
         problems = validate_attribute_mapping(
-            cleaned, schema=self.schema, siblings=[mapping_values(m) for m in siblings], was_matching=was_matching
+            cleaned, schema=self.schema, siblings=[mapping_values(m) for m in siblings], was_matching=was_matching,
+            target_schema=self.target_schema, password_confirmed=cleaned.get("confirm_write_only", False),
         )
         for problem in problems:
             self.add_error(problem.field, problem.message)
@@ -161,6 +172,11 @@ class AttributeMappingForm(forms.ModelForm):
         return mapping
 
 
+def _write_only(target_schema, path):
+    found = target_schema.lookup(path)
+    return bool(found.definition and found.definition["mutability"] == "writeOnly") or path.strip().lower() == "password"
+
+
 class ScopingFilterForm(forms.ModelForm):
     class Meta:
         model = ScopingFilter
@@ -172,6 +188,23 @@ class ScopingFilterForm(forms.ModelForm):
         for message in validate_filter_title(title):
             raise forms.ValidationError(message)
         return title
+
+    @transaction.atomic
+    def save_with(self, clauses: "BaseClauseFormSet", object_mapping) -> ScopingFilter:
+        """The filter (new ones last) and exactly the clauses kept in the editor; the next cycle is a full one."""
+        saved = self.save(commit=False)
+        saved.object_mapping = object_mapping
+        if saved.pk is None:
+            last = object_mapping.scoping_filters.order_by("-position").first()
+            saved.position = (last.position + 1) if last else 0
+        saved.save()
+        saved.clauses.all().delete()
+        ScopingClause.objects.bulk_create(
+            ScopingClause(scoping_filter=saved, attribute=a, operator=o, value=v, position=i)
+            for i, (a, o, v) in enumerate(clauses.clauses())
+        )
+        require_full_cycle(object_mapping.application)
+        return saved
 
 
 class ScopingClauseForm(forms.Form):

@@ -222,6 +222,8 @@ class TestConnectionForm(forms.Form):
         },
     )
     secret_token = forms.CharField(label="Secret Token", required=False, strip=False)
+    # The second button: also create, read back, patch and delete a throw-away user.
+    write_test = forms.BooleanField(required=False)
 
     def __init__(self, *args, has_saved_token, **kwargs):
         self.has_saved_token = has_saved_token

@@ -110,6 +110,10 @@ class Application(models.Model):
     # The target's /ServiceProviderConfig as last read (initial cycles read it again), so incremental
     # cycles need no request to know whether the target takes bulk requests.
     target_features = models.JSONField(default=dict, blank=True, editable=False)
+    # The target's /Schemas and /ResourceTypes as Test Connection (or Refresh on the mapping page) last read
+    # them (mapping_config.target_schema.discovery_document): the mapping editor's pick list and Save's rules.
+    target_schema = models.JSONField(default=dict, blank=True, editable=False)
+    target_schema_read_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

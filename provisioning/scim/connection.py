@@ -26,6 +26,7 @@ from provisioning.scim.client import (
     classify_transport_error,
     tls_reason,
 )
+from provisioning.scim.compliance import Target, run_checks
 from provisioning.scim.errors import (
     ScimConnectionError,
     ScimError,
@@ -72,9 +73,15 @@ class ConnectionResult:
     warnings: tuple[str, ...] = field(default=())
     # A 429 or 503's Retry-After, in seconds: how long the target asked every request to wait.
     retry_after: float | None = None
+    # The compliance checklist (scim.compliance.Check lines) when one was asked for, and what it read.
+    checks: tuple = ()
+    target_schema: dict | None = None
 
 
-def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, transport=None) -> ConnectionResult:
+def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, transport=None,
+                     compliance: Target | None = None, write: bool = False) -> ConnectionResult:
+    """Entra's check; with `compliance`, also the checklist of what provisioning needs from the target
+    (and with `write`, the create → read → patch → delete test, run only when the connection works)."""
     url = (tenant_url or "").strip()
     problem = tenant_url_problem(url)
     if problem:
@@ -90,7 +97,12 @@ def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, tran
         return _failure(refusal, _BLOCKED_FIX, "OutboundAddressBlocked", [], redact(without_userinfo(url), token))
     warnings = _url_warnings(url)
     with ScimClient(url, token, timeout=timeout, transport=transport) as client:
-        return _Check(client, token, timeout, transport, warnings).run()
+        check = _Check(client, token, timeout, transport, warnings)
+        result = check.run()
+        if compliance is None:
+            return result
+        report = run_checks(client, token, compliance, write=write and result.ok, first=check.first)
+        return replace(result, checks=tuple(report.checks), target_schema=report.schema)
 
 
 class _Check:
@@ -105,13 +117,16 @@ class _Check:
         self.warnings = warnings
         self.params = {"filter": filter_eq("userName", str(uuid.uuid4()))}
         self.checked_url = str(httpx.URL(self.base + "/Users", params=self.params))
+        self.first = None  # (request text, answer or ScimConnectionError): the checklist's first line
 
     def run(self) -> ConnectionResult:
         started = time.perf_counter()
         try:
             response = self.client.send("GET", "/Users", params=self.params)
         except ScimConnectionError as exc:
+            self.first = (f"GET {self.checked_url}", exc)
             return self._connection_failure(exc)
+        self.first = (f"GET {self.checked_url}", response)
         elapsed = f"{(time.perf_counter() - started) * 1000:.0f} ms"
         details = [("HTTP status", status_text(response.status_code)), ("Elapsed", elapsed)]
         if response.status_code == 200:

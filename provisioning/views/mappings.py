@@ -9,7 +9,6 @@ Templates: mappings/page.html (partials #tester, #tester-result, #subject-option
 import re
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from provisioning.defaults import install_default_mappings
-from provisioning.expressions import FUNCTIONS, EvaluationError, ExpressionError, compile_expression
+from provisioning.engine.connection import check_target
+from provisioning.expressions import FUNCTIONS
 from provisioning.forms.mappings import (
     AttributeMappingForm,
     ClauseFormSet,
@@ -27,17 +27,13 @@ from provisioning.forms.mappings import (
     ObjectMappingSettingsForm,
     ScopingFilterForm,
 )
-from provisioning.mapping_config import (
-    DocumentError,
-    check_expression,
-    deletion_refusal,
-    export_configuration,
-    import_configuration,
-    read_document,
-    require_full_cycle,
-    source_schema,
-)
-from provisioning.models import Application, AttributeMapping, DirectoryGroup, DirectoryUser, ObjectMapping, ScopingClause, ScopingFilter
+from provisioning.mapping_config.attribute_rules import check_expression, deletion_refusal, saved_mapping_warning
+from provisioning.mapping_config.expression_tester import subject_attributes, test_expression
+from provisioning.mapping_config.source_schema import source_schema
+from provisioning.mapping_config.target_schema import target_schema
+from provisioning.mapping_config.transfer import DocumentError, export_configuration, import_configuration, read_document
+from provisioning.mapping_config.watermark import require_full_cycle
+from provisioning.models import Application, AttributeMapping, DirectoryGroup, DirectoryUser, ObjectMapping, ScopingFilter
 from provisioning.roles import administrators_only
 from provisioning.views.htmx import render_region
 from provisioning.scoping import (
@@ -52,8 +48,6 @@ from provisioning.scoping import (
 
 SUBJECT_LIMIT = 20
 FULL_CYCLE = "The next cycle re-evaluates every user and group, as after a restart."
-REDACTED = "[Redact]"
-NULL_TEXT = "(null)"
 
 
 def _object_mapping(app_id, object_type):
@@ -94,16 +88,6 @@ def _subject(object_type, subject_id):
     return model.objects.filter(pk=subject_id).first()
 
 
-def _subject_attributes(object_type, subject):
-    if subject is None:
-        return {}
-    attributes = subject.source_attributes()
-    if object_type == ObjectMapping.ObjectType.USER:
-        # The engine computes IsSoftDeleted per app; for an active, assigned user it is False.
-        attributes.setdefault("IsSoftDeleted", False)
-    return attributes
-
-
 def _subject_noun(object_type):
     return "group" if object_type == ObjectMapping.ObjectType.GROUP else "user"
 
@@ -122,17 +106,44 @@ def _tester_context(object_mapping, tester_id, query="", **extra):
 
 
 def _page(request, app, object_mapping, settings_form, status=200):
+    target = target_schema(app.target_schema, object_mapping.object_type)
+    attribute_mappings = list(object_mapping.attribute_mappings.all())
+    for mapping in attribute_mappings:
+        mapping.target_warning = saved_mapping_warning(mapping.target_attribute, object_mapping.object_type, target)
     context = _base_context(
         app,
         object_mapping,
         settings_form=settings_form,
-        attribute_mappings=object_mapping.attribute_mappings.all(),
+        attribute_mappings=attribute_mappings,
         scoping_filters=object_mapping.scoping_filters.prefetch_related("clauses"),
         other_mappings=app.object_mappings.exclude(pk=object_mapping.pk),
         functions=FUNCTIONS.values(),
+        target=target,
         **_tester_context(object_mapping, "page", show_expression=True),
     )
     return render(request, "mappings/page.html", context, status=status)
+
+
+@administrators_only
+@require_POST
+def refresh_target_schema(request, app_id, object_type):
+    """Read the target's /Schemas again with the saved credentials (the checklist's discovery lines)."""
+    app, object_mapping = _object_mapping(app_id, object_type)
+    if not app.tenant_url or not app.has_secret_token:
+        messages.error(request, "Save the Tenant URL and Secret Token on the Provisioning page first: the attribute "
+                                "list is read from the target with them.")
+        return redirect(_mappings_url(object_mapping))
+    result = check_target(app)
+    line = next((c for c in result.checks if c.key == "schemas"), None)
+    schema = target_schema(app.target_schema, object_mapping.object_type) if result.target_schema else None
+    if schema is not None:
+        messages.success(request, f"The target's attribute list is refreshed: {len(schema.attributes())} attributes "
+                                  f"for {object_mapping.target_object}.")
+    elif line is not None:
+        messages.error(request, f"The attribute list was not refreshed: {line.summary} {line.fix}".strip())
+    else:
+        messages.error(request, f"The attribute list was not refreshed: {result.message} {result.fix}".strip())
+    return redirect(_mappings_url(object_mapping))
 
 
 @administrators_only
@@ -176,7 +187,8 @@ def _attribute_form_view(request, app_id, object_type, mapping_id=None):
     if mapping_id is not None:
         mapping = get_object_or_404(AttributeMapping, pk=mapping_id, object_mapping=object_mapping)
     schema = source_schema(object_mapping.object_type)
-    kwargs = {"object_mapping": object_mapping, "schema": schema, "instance": mapping}
+    kwargs = {"object_mapping": object_mapping, "schema": schema, "instance": mapping,
+              "target_schema": target_schema(app.target_schema, object_mapping.object_type)}
     if request.method == "GET":
         return _attribute_dialog(request, app, object_mapping, AttributeMappingForm(**kwargs), mapping)
     form = AttributeMappingForm(request.POST, **kwargs)
@@ -263,75 +275,9 @@ def expression_tester(request, app_id, object_type):
 
 
 def _test_expression(object_mapping, data):
-    text = data.get("expression", "")
+    typed = {key.removeprefix("test__"): value for key, value in data.items() if key.startswith("test__")}
     subject = _subject(object_mapping.object_type, data.get("subject"))
-    outcome = {"subject": subject, "expression": text}
-    if not text.strip():
-        return {**outcome, "error": "Enter an expression to test, e.g. Join(\" \", [givenName], [surname])."}
-    schema = source_schema(object_mapping.object_type)
-    try:
-        compiled = compile_expression(text, source_attributes=schema.attributes)
-    except ExpressionError as exc:
-        return {**outcome, "error": exc.message, "excerpt": exc.excerpt or ""}
-    own = _subject_attributes(object_mapping.object_type, subject)
-    attributes, overrides = dict(own), {}
-    for name in compiled.attributes:
-        typed = data.get(f"test__{name}", "")
-        if typed != "":
-            overrides[name] = _typed_test_value(name, typed)
-            attributes = {k: v for k, v in attributes.items() if k.lower() != name.lower()}
-            attributes[name] = overrides[name]
-    try:
-        evaluation = compiled.evaluate_traced(attributes)
-        reads, value, display, error, excerpt = evaluation.reads, evaluation.value, evaluation.display, "", ""
-    except EvaluationError as exc:
-        reads, value, display, error, excerpt = getattr(exc, "reads", {}) or {}, None, None, exc.message, exc.excerpt or ""
-    rows = []
-    for name in sorted(compiled.attributes, key=str.lower):
-        read = next((v for k, v in reads.items() if k.lower() == name.lower()), _NOT_READ)
-        hidden = read == REDACTED  # read inside Redact: the tester keeps it as hidden as the logs do
-        rows.append(
-            {
-                "name": name,
-                "own": REDACTED if hidden else (_show(_lookup(own, name)) if subject else "—"),
-                "used": "(not read)" if read is _NOT_READ else _show(read),
-                "test_value": data.get(f"test__{name}", ""),
-            }
-        )
-    shown = display if display is not None else _show(value)
-    return {**outcome, "rows": rows, "value": shown, "is_null": value is None and not error, "error": error, "excerpt": excerpt, "overridden": bool(overrides)}
-
-
-_NOT_READ = object()
-
-
-def _lookup(attributes, name):
-    return next((v for k, v in attributes.items() if k.lower() == name.lower()), None)
-
-
-BOOLEAN_SOURCES = {"accountenabled", "issoftdeleted"}
-
-
-def _typed_test_value(name, text):
-    """A typed test value: (null) is null; true/false are Booleans for Boolean attributes; ';' separates values."""
-    stripped = text.strip()
-    if stripped == NULL_TEXT:
-        return None
-    if name.lower() in BOOLEAN_SOURCES and stripped.lower() in ("true", "false"):
-        return stripped.lower() == "true"
-    if ";" in text:
-        return [part.strip() for part in text.split(";") if part.strip()]
-    return text
-
-
-def _show(value):
-    if value is None:
-        return NULL_TEXT
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, list):
-        return "; ".join(_show(v) for v in value) if value else NULL_TEXT
-    return str(value)
+    return test_expression(data.get("expression", ""), source_schema(object_mapping.object_type), subject, typed)
 
 
 # --- Restore defaults, Export, Import ------------------------------------------------------------------
@@ -446,19 +392,7 @@ def _scoping_editor_view(request, app_id, object_type, filter_id=None):
     editor = _editor(object_mapping, data, scoping_filter)
     if not (editor["form"].is_valid() and editor["clauses"].is_valid()):
         return _scoping_page(request, app, object_mapping, editor=editor, editing=scoping_filter)
-    with transaction.atomic():
-        saved = editor["form"].save(commit=False)
-        saved.object_mapping = object_mapping
-        if saved.pk is None:
-            last = object_mapping.scoping_filters.order_by("-position").first()
-            saved.position = (last.position + 1) if last else 0
-        saved.save()
-        saved.clauses.all().delete()
-        ScopingClause.objects.bulk_create(
-            ScopingClause(scoping_filter=saved, attribute=a, operator=o, value=v, position=i)
-            for i, (a, o, v) in enumerate(editor["clauses"].clauses())
-        )
-        require_full_cycle(app)
+    saved = editor["form"].save_with(editor["clauses"], object_mapping)
     messages.success(request, f"Scoping filter '{saved.title}' is saved. {FULL_CYCLE}")
     url = reverse("apps:scoping", args=[app.id, object_type])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -532,7 +466,7 @@ def scoping_test(request, app_id, object_type):
             for f in object_mapping.scoping_filters.prefetch_related("clauses")
         ]
         try:
-            context["decision"] = evaluate_scope(specs, _subject_attributes(object_type, subject))
+            context["decision"] = evaluate_scope(specs, subject_attributes(object_type, subject))
         except ScopingRegexTimeout as timeout:
             context["scope_error"] = timeout
     return render(request, "mappings/scoping.html#scope-result", context)
@@ -552,6 +486,7 @@ urlpatterns = [
     path(f"{_MAPPING}tester/", expression_tester, name="mapping_tester"),
     path(f"{_MAPPING}subjects/", subject_options, name="mapping_subjects"),
     path(f"{_MAPPING}restore-defaults/", restore_defaults, name="mappings_restore"),
+    path(f"{_MAPPING}refresh-target-schema/", refresh_target_schema, name="mappings_refresh_target"),
     path(f"{_MAPPING}scoping/", scoping_page, name="scoping"),
     path(f"{_MAPPING}scoping/new/", scoping_new, name="scoping_new"),
     path(f"{_MAPPING}scoping/<int:filter_id>/", scoping_edit, name="scoping_edit"),

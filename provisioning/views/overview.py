@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from provisioning import tasks
@@ -41,9 +41,24 @@ def count_table(counts):
     return {"statuses": statuses, "rows": rows, "total": sum(by_key.values())}
 
 
+def idle_links(app, idle):
+    """The idle cycle's fixes as (words, address, page name) of the portal page that makes each one."""
+    if idle is None:
+        return []
+    pages = {
+        "assignments": (reverse("apps:users_groups", args=[app.id]), "Users and groups"),
+        "scope": (reverse("apps:provisioning", args=[app.id]) + "#id_scope", "Provisioning › Settings › Scope"),
+        "scoping:user": (reverse("apps:scoping", args=[app.id, "user"]), "Provision Directory Users › Scoping filters"),
+        "scoping:group": (reverse("apps:scoping", args=[app.id, "group"]), "Provision Directory Groups › Scoping filters"),
+        "mappings:group": (reverse("apps:mappings", args=[app.id, "group"]), "Mappings › Provision Directory Groups"),
+    }
+    return [(words, *pages[page]) for words, page in idle.fixes if page in pages]
+
+
 def _context(app):
     status = overview(app)
     return {
+        "idle_links": idle_links(app, status.idle),
         "app": app,
         "blade_tab": "overview",
         "ov": status,

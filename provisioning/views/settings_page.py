@@ -10,7 +10,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from provisioning import tasks
-from provisioning.engine.connection import test_connection as check_app_connection
+from provisioning.engine.connection import check_target
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.forms.settings_page import ProvisioningSettingsForm, TestConnectionForm
 from provisioning.models import Application
@@ -77,10 +77,20 @@ def test_connection(request, app_id):
     result = None
     if form.is_valid():
         token = form.cleaned_data["secret_token"]
-        result = check_app_connection(app, tenant_url=form.cleaned_data["tenant_url"], token=token or None)
+        result = check_target(app, tenant_url=form.cleaned_data["tenant_url"], token=token or None,
+                              write=form.cleaned_data["write_test"])
         # A typed-in token is never shown back, even if a target echoes it into an error body.
         result = _redacted(result, token, app)
-    return render(request, "settings_page/provisioning.html#test-result", {"app": app, "test_form": form, "result": result})
+    context = {"app": app, "test_form": form, "result": result, "checklist": checklist(result.checks) if result else None}
+    return render(request, "settings_page/provisioning.html#test-result", context)
+
+
+def checklist(checks):
+    """The checklist's lines and a count per status, for the heading ("9 passed, 2 failed")."""
+    counts = {}
+    for check in checks:
+        counts[check.label] = counts.get(check.label, 0) + 1
+    return {"checks": checks, "counts": counts, "failed_required": any(c.status == "failed" and c.required for c in checks)}
 
 
 def _redacted(result, typed_token, app):
@@ -97,6 +107,11 @@ def _redacted(result, typed_token, app):
         details=[(name, redact(str(value), *secrets)) for name, value in result.details],
         checked_url=redact(result.checked_url, *secrets),
         warnings=tuple(redact(w, *secrets) for w in result.warnings),
+        checks=tuple(
+            replace(c, summary=redact(c.summary, *secrets), request=redact(c.request, *secrets),
+                    response=redact(c.response, *secrets), fix=redact(c.fix, *secrets))
+            for c in result.checks
+        ),
     )
 
 

@@ -79,7 +79,7 @@ def test_admin_signs_in_tests_the_connection_provisions_on_demand_and_reads_the_
     shot(page, "03-overview")
 
     page.get_by_role("link", name="Provisioning", exact=True).first.click()
-    page.get_by_role("button", name="Test Connection").click()
+    page.get_by_role("button", name="Test Connection", exact=True).click()
     page.get_by_text("The supplied credentials are authorized to enable provisioning").wait_for()
     shot(page, "04-provisioning-test-connection")
     assert token not in page.content()

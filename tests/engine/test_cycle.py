@@ -301,7 +301,7 @@ def test_a_soft_deleted_group_is_deleted_and_its_members_lose_that_assignment(sc
 
 
 def test_a_scoping_change_starts_a_full_cycle_that_disables_the_excluded(scim_app, scim_server, assigned):
-    from provisioning.mapping_config import require_full_cycle
+    from provisioning.mapping_config.watermark import require_full_cycle
 
     cycle_now(scim_app)
     assigned[0].department = "Sales"

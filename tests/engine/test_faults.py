@@ -12,7 +12,7 @@ from provisioning import tasks
 from provisioning.engine.connection import test_connection
 from provisioning.engine.cycle import start_provisioning
 from provisioning.engine.restart import allow_deletes, reject_deletes, restart_provisioning
-from provisioning.mapping_config import require_full_cycle
+from provisioning.mapping_config.watermark import require_full_cycle
 from provisioning.models import Application, Escrow, ExportState, PendingRemoval, ProvisioningCycle, ProvisioningLog, Quarantine, RunState
 from tests import factories
 from tests.servers import SmtpServer, start_fault_proxy, start_scim_server

@@ -472,3 +472,80 @@ def test_save_refuses_a_regex_that_runs_out_of_time_with_the_reason(admin_client
     page = response.content.decode()
     assert "HX-Redirect" not in response and "took longer than" in page and "backtracks catastrophically" in page
     assert users.attribute_mappings.count() == 12
+# --- the target's attribute list --------------------------------------------------------------------
+
+
+@pytest.fixture
+def schema_app(db, scim_server, scim_tenant_url):
+    """An app whose target schema was read from the real scim2-server by Test Connection."""
+    from provisioning.engine.connection import check_target
+
+    app = factories.ApplicationFactory(name="Contoso HR", tenant_url=scim_tenant_url, secret_token=scim_server.token)
+    assert check_target(app).target_schema
+    return app
+
+
+def test_the_dialog_offers_the_targets_attributes_with_type_and_mutability(admin_client, schema_app):
+    body = admin_client.get(url("mapping_new", schema_app), **HTMX).content.decode()
+    assert '<select name="target_attribute"' in body
+    assert ">name.givenName (string, readWrite)</option>" in body
+    assert 'value="id" disabled>id (string, readOnly)</option>' in body
+    assert "Send this write-only value to the target" in body
+
+
+def test_without_a_schema_the_target_attribute_stays_free_text(admin_client, app):
+    body = admin_client.get(url("mapping_new", app), **HTMX).content.decode()
+    assert '<input type="text" name="target_attribute"' in body and "does not publish its attributes" in body
+
+
+def test_save_refuses_an_attribute_the_target_does_not_have(admin_client, schema_app):
+    response = admin_client.post(url("mapping_new", schema_app), mapping_post(target_attribute="badgeNumber"), **HTMX)
+    body = html.unescape(response.content.decode())
+    assert "The mapping was not saved" in body
+    assert "'badgeNumber' is refused: the target's User core schema has no attribute 'badgeNumber'" in body
+    assert not AttributeMapping.objects.filter(target_attribute="badgeNumber").exists()
+
+
+def test_save_refuses_a_boolean_constant_that_is_not_true_or_false(admin_client, schema_app):
+    users = schema_app.object_mappings.get(object_type="user")
+    active = users.attribute_mappings.get(target_attribute="active")
+    post = mapping_post(mapping_type="constant", source_attribute="", constant_value="yes", target_attribute="active")
+    body = html.unescape(admin_client.post(url("mapping_edit", schema_app, active.id), post, **HTMX).content.decode())
+    assert "active takes a Boolean: enter True or False, not 'yes'" in body
+    active.refresh_from_db()
+    assert active.mapping_type == "expression"
+
+
+def test_save_takes_password_only_when_confirmed(admin_client, schema_app):
+    post = mapping_post(target_attribute="password", source_attribute="mail")
+    body = html.unescape(admin_client.post(url("mapping_new", schema_app), post, **HTMX).content.decode())
+    assert "password is write-only" in body
+    response = admin_client.post(url("mapping_new", schema_app), {**post, "confirm_write_only": "on"}, **HTMX)
+    assert response.status_code == 200 and response.headers.get("HX-Redirect")
+    assert AttributeMapping.objects.filter(target_attribute="password").exists()
+
+
+def test_the_page_lists_the_targets_attributes_and_refresh_reads_them_again(admin_client, schema_app):
+    body = admin_client.get(url("mappings", schema_app)).content.decode()
+    assert "Contoso HR attribute list" in body and "attributes of User" in body
+    type(schema_app).objects.filter(pk=schema_app.pk).update(target_schema={})
+    response = admin_client.post(url("mappings_refresh_target", schema_app), follow=True)
+    assert "The target&#x27;s attribute list is refreshed" in response.content.decode()
+    schema_app.refresh_from_db()
+    assert schema_app.target_schema
+
+
+def test_refresh_without_credentials_says_what_to_do(admin_client, db):
+    app = factories.ApplicationFactory(name="No creds", tenant_url="", secret_token="")
+    response = admin_client.post(url("mappings_refresh_target", app), follow=True)
+    assert "Save the Tenant URL and Secret Token on the Provisioning page first" in response.content.decode()
+
+
+def test_saved_mappings_the_target_does_not_have_are_flagged(admin_client, schema_app):
+    users = schema_app.object_mappings.get(object_type="user")
+    factories.AttributeMappingFactory(object_mapping=users, target_attribute="badgeNumber", mapping_type="direct",
+                                      source_attribute="mail", position=98)
+    body = html.unescape(admin_client.get(url("mappings", schema_app)).content.decode())
+    assert ("Not in the app's schema: the target's User core schema has no attribute 'badgeNumber' — did you mean "
+            "'phoneNumbers'? Edit or delete this mapping.") in body
+    assert body.count("Edit or delete this mapping.") == 1  # the defaults all exist on scim2-server

@@ -322,3 +322,20 @@ def helpdesk_forbidden_restart(app):
 def test_allow_deletes_with_nothing_held_says_so(admin_client, app):
     response = admin_client.post(url("allow_deletes", app), follow=True)
     assert "nothing to allow" in response.content.decode()
+def test_a_cycle_that_provisioned_nothing_says_why_with_links(admin_client):
+    app = ApplicationFactory(scope=Application.Scope.ASSIGNED)
+    ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.COMPLETED,
+                             started_at=timezone.now(), finished_at=timezone.now())
+    text = admin_client.get(url("overview", app)).text
+    assert ("Nothing was provisioned: scope is &#x27;Sync only assigned users and groups&#x27; and nothing is assigned."
+            in text)
+    assert f'<a href="{reverse("apps:users_groups", args=[app.id])}">Assign users and groups</a>' in text
+    assert f'<a href="{reverse("apps:provisioning", args=[app.id])}#id_scope">set Scope to Sync all users and groups</a>' in text
+
+
+def test_a_cycle_that_provisioned_something_has_no_such_note(admin_client, app):
+    ProvisioningCycleFactory(application=app, state=ProvisioningCycle.State.COMPLETED,
+                             started_at=timezone.now(), finished_at=timezone.now())
+    cycle = app.cycles.first()
+    CycleChunkFactory(cycle=cycle, total=1, done=1, state="done", counts={"create": {"success": 1}})
+    assert "Nothing was provisioned" not in admin_client.get(url("overview", app)).text

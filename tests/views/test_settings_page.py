@@ -428,3 +428,45 @@ def test_save_refuses_a_metadata_address_naming_the_setting(admin_client, automa
     settings.PORTAL_OUTBOUND_ALLOW = "169.254.169.254/32"
     response = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/scim/v2"))
     assert response.status_code == 302
+# ---- Test Connection's compliance checklist -----------------------------------------------------
+
+
+def test_test_connection_shows_the_checklist_and_stores_the_targets_schema(admin_client, scim_app):
+    response = admin_client.post(connection_url(scim_app), {"tenant_url": scim_app.tenant_url, "secret_token": ""}, **HTMX)
+    body = response.content.decode()
+    assert "msgbar-success" in body and 'class="checklist"' in body
+    assert "Authentication (Secret Token)" in body and "An empty result is a 200 ListResponse" in body
+    assert "Filter users by userName (matching precedence 1)" in body
+    assert body.count("check check-passed") >= 9
+    assert "Test Connection with a test user" in body  # the write test's line says how to run it
+    scim_app.refresh_from_db()
+    assert scim_app.target_schema_read_at is not None
+    assert "urn:ietf:params:scim:schemas:core:2.0:User" in scim_app.target_schema["schemas"]
+
+
+def test_the_write_test_button_creates_and_deletes_a_test_user(admin_client, scim_app, scim_server):
+    body = admin_client.post(connection_url(scim_app), {"tenant_url": scim_app.tenant_url, "secret_token": "", "write_test": "on"},
+                             **HTMX).content.decode()
+    assert "Create a test user" in body and "Delete the test user" in body and "check-failed" not in body
+    stats = scim_server.stats(scim_app.tenant_url)["by"]
+    assert stats.get("POST /Users") == 1 and stats.get("DELETE /Users/{id}") == 1
+
+
+def test_a_failing_line_shows_its_request_response_and_fix(admin_client, db):
+    from tests.scim.noncompliant import NonCompliantTarget, Quirks
+
+    with NonCompliantTarget(Quirks(empty_404=True)) as target:
+        app = factories.ApplicationFactory(tenant_url=target.url, secret_token=target.token)
+        body = admin_client.post(connection_url(app), {"tenant_url": target.url, "secret_token": ""}, **HTMX).content.decode()
+    assert "msgbar-error" in body and "check check-failed" in body
+    assert "404 Not Found instead of an empty ListResponse" in body
+    assert "Request and response" in body and "404 Not Found: " in body
+    assert "<strong>Fix:</strong> RFC 7644 §3.4.2" in body
+    assert target.token not in body
+
+
+def test_an_unsaved_tenant_url_does_not_replace_the_stored_schema(admin_client, scim_app, scim_server):
+    other = scim_server.tenant_url()
+    admin_client.post(connection_url(scim_app), {"tenant_url": other, "secret_token": ""}, **HTMX)
+    scim_app.refresh_from_db()
+    assert scim_app.target_schema == {} and scim_app.target_schema_read_at is None

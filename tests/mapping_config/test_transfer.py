@@ -1,158 +1,18 @@
-"""provisioning.mapping_config: the rules of one attribute mapping, and export / import of a whole configuration."""
+"""provisioning.mapping_config.transfer: export / import of a whole mapping configuration."""
 
 import copy
 
 import pytest
 
-from provisioning.mapping_config import (
+from provisioning.mapping_config.transfer import (
     FORMAT,
     DocumentError,
-    SourceSchema,
-    check_expression,
-    deletion_refusal,
     export_configuration,
     import_configuration,
-    mapping_values,
     read_document,
-    source_schema,
-    validate_attribute_mapping,
 )
-from provisioning.models import AttributeMapping, ObjectMapping, ScopingFilter
+from provisioning.models import AttributeMapping, ScopingFilter
 from tests import factories
-
-SCHEMA = SourceSchema("user", ("userPrincipalName", "givenName", "surname", "mail", "department", "IsSoftDeleted"))
-
-
-def values(**overrides):
-    base = {
-        "mapping_type": "direct",
-        "source_attribute": "mail",
-        "constant_value": "",
-        "expression": "",
-        "default_value": "",
-        "target_attribute": "displayName",
-        "is_matching": False,
-        "matching_precedence": None,
-        "apply_on": "always",
-        "required": False,
-    }
-    base.update(overrides)
-    return base
-
-
-USER_NAME = values(source_attribute="userPrincipalName", target_attribute="userName", is_matching=True, matching_precedence=1)
-
-
-def problems(candidate, siblings=(), **kwargs):
-    return [(p.field, p.message) for p in validate_attribute_mapping(candidate, schema=SCHEMA, siblings=list(siblings), **kwargs)]
-
-
-# --- one attribute mapping ---------------------------------------------------------------------------
-
-
-def test_a_sound_mapping_has_no_problem():
-    assert problems(values(), [USER_NAME]) == []
-    assert problems(values(mapping_type="none", source_attribute=""), [USER_NAME]) == []
-
-
-def test_direct_needs_a_known_source_attribute():
-    assert problems(values(source_attribute=""))[0][0] == "source_attribute"
-    [(field, message)] = problems(values(source_attribute="givnName"))
-    assert field == "source_attribute" and "did you mean 'givenName'?" in message
-    assert problems(values(source_attribute="GIVENNAME")) == []  # Entra's names are case-insensitive
-
-
-def test_constant_needs_a_value():
-    [(field, message)] = problems(values(mapping_type="constant", source_attribute=""))
-    assert field == "constant_value" and "Constant Value is required" in message
-
-
-def test_expression_must_parse_against_the_schema():
-    [(field, message)] = problems(values(mapping_type="expression", expression=""))
-    assert field == "expression" and "Expression is required" in message
-
-    [problem] = validate_attribute_mapping(values(mapping_type="expression", expression='Join(".", [givenName] [surname])'), schema=SCHEMA)
-    assert problem.field == "expression" and "after argument 2 of Join" in problem.message
-    assert problem.excerpt.splitlines()[-1].strip() == "^"
-
-    [(_, message)] = problems(values(mapping_type="expression", expression='Joyn(" ", [givenName])'))
-    assert "unknown function 'Joyn'" in message and "did you mean Join?" in message
-    [(_, message)] = problems(values(mapping_type="expression", expression="ToLower([departmant])"))
-    assert "did you mean [department]?" in message
-    [(_, message)] = problems(values(mapping_type="expression", expression=f'Append("{"x" * 10_000}", "")'))
-    assert "at most 10,000 characters" in message
-
-
-def test_check_expression_reports_what_it_reads():
-    check = check_expression('Join(" ", [givenName], [surname])', SCHEMA)
-    assert check.ok and check.reads == ("givenName", "surname")
-
-
-def test_target_path_must_be_well_formed_not_id_and_not_duplicated():
-    [(field, message)] = problems(values(target_attribute=""))
-    assert field == "target_attribute" and "Target attribute is required" in message
-    [(field, message)] = problems(values(target_attribute='emails[type eq "work".value'))
-    assert field == "target_attribute" and "not a valid SCIM path" in message
-    [(_, message)] = problems(values(target_attribute="id"))
-    assert "id cannot be mapped" in message and "externalId" in message
-    [(_, message)] = problems(values(target_attribute="USERNAME"), [USER_NAME])
-    assert "'USERNAME' is already mapped" in message and "from userPrincipalName" in message
-    assert problems(values(target_attribute='emails[type eq "home"].value'), [values(target_attribute='emails[type eq "work"].value')]) == []
-
-
-def test_matching_needs_a_unique_precedence_and_a_real_value():
-    [(field, message)] = problems(values(is_matching=True), [USER_NAME])
-    assert field == "matching_precedence" and "Matching precedence is required" in message
-    [(field, message)] = problems(values(is_matching=True, matching_precedence=1), [USER_NAME])
-    assert field == "matching_precedence" and "already used by userName" in message
-    [(field, _)] = problems(values(is_matching=True, matching_precedence=0))
-    assert field == "matching_precedence"
-    assert problems(values(is_matching=True, matching_precedence=2), [USER_NAME]) == []
-
-    [(field, message)] = problems(values(mapping_type="none", is_matching=True, matching_precedence=2))
-    assert field == "is_matching" and "type None gives no value" in message
-    [(field, message)] = problems(values(mapping_type="constant", constant_value="x", is_matching=True, matching_precedence=2))
-    assert "every object would match the same target" in message
-
-
-def test_select_unique_value_cannot_match():
-    expression = 'SelectUniqueValue(Join("", [givenName]), Join("", [givenName], [surname]))'
-    assert problems(values(mapping_type="expression", expression=expression)) == []
-    [(field, message)] = problems(values(mapping_type="expression", expression=expression, is_matching=True, matching_precedence=2))
-    assert field == "expression" and "SelectUniqueValue cannot be used on a matching attribute" in message
-
-
-def test_the_last_matching_attribute_must_stay_matching():
-    [(field, message)] = problems(values(target_attribute="userName"), [], was_matching=True)
-    assert field == "is_matching" and "At least one attribute must be used for matching" in message
-    assert problems(values(target_attribute="userName"), [values(target_attribute="externalId", is_matching=True, matching_precedence=2)], was_matching=True) == []
-
-
-def test_apply_and_type_must_be_choices_and_lengths_are_bounded():
-    fields = {f for f, _ in problems(values(mapping_type="lookup", apply_on="sometimes", default_value="x" * 1025))}
-    assert fields == {"mapping_type", "apply_on", "default_value"}
-
-
-@pytest.mark.django_db
-def test_source_schema_adds_extension_attributes_in_use():
-    factories.DirectoryUserFactory(extension_attributes={"extension_costCenter": "4711", "extension_badges": ["a", "b"]})
-    factories.DirectoryUserFactory(extension_attributes={"extension_costCenter": "4712"})
-    schema = source_schema("user")
-    assert schema.attributes[-3:] == ("IsSoftDeleted", "extension_badges", "extension_costCenter")
-    assert schema.multi_valued == {"extension_badges"}
-    assert "extension_costCenter" not in source_schema("group").attributes
-
-
-@pytest.mark.django_db
-def test_deletion_refusal_for_required_and_last_matching():
-    app = factories.ApplicationFactory()
-    users = app.object_mappings.get(object_type="user")
-    user_name = users.attribute_mappings.get(target_attribute="userName")
-    assert "required attribute" in deletion_refusal(user_name)
-    user_name.required = False
-    assert "only matching attribute" in deletion_refusal(user_name)
-    assert deletion_refusal(users.attribute_mappings.get(target_attribute="title")) == ""
-
 
 # --- export ------------------------------------------------------------------------------------------
 
@@ -326,8 +186,36 @@ def test_read_document_explains_bad_input():
         read_document("  ")
 
 
-@pytest.mark.django_db
-def test_mapping_values_match_the_validator_keys():
-    mapping = factories.AttributeMappingFactory()
-    assert set(mapping_values(mapping)) == set(values())
-    assert ObjectMapping.objects.count() == 1
+
+
+# --- against the target's schema ------------------------------------------------------------------------
+
+
+def test_import_checks_target_attributes_against_the_apps_schema(configured):
+    from tests.scim.noncompliant import CORE_USER, ENTERPRISE, ENTERPRISE_ATTRIBUTES, USER_ATTRIBUTES
+    from provisioning.mapping_config.target_schema import discovery_document
+
+    document = export_configuration(configured)
+    configured.target_schema = discovery_document([{"id": CORE_USER, "attributes": USER_ATTRIBUTES},
+                                                   {"id": ENTERPRISE, "attributes": ENTERPRISE_ATTRIBUTES}])
+    configured.save()
+    users = next(m for m in document["objectMappings"] if m["objectType"] == "user")
+    users["attributeMappings"].append({"targetAttribute": "badgeNumber", "mappingType": "constant", "constantValue": "1"})
+    result = import_configuration(configured, document)
+    assert not result.applied
+    [problem] = [p for p in result.problems if "badgeNumber" in p.message]
+    assert problem.location.endswith(".targetAttribute") and "has no attribute 'badgeNumber'" in problem.message
+
+
+def test_a_confirmed_password_mapping_round_trips(configured):
+    users = configured.object_mappings.get(object_type="user")
+    factories.AttributeMappingFactory(object_mapping=users, target_attribute="password", mapping_type="direct",
+                                      source_attribute="mail", position=99)
+    document = export_configuration(configured)
+    exported = next(m for m in document["objectMappings"] if m["objectType"] == "user")
+    [password] = [a for a in exported["attributeMappings"] if a["targetAttribute"] == "password"]
+    assert password["confirmWriteOnly"] is True
+    assert import_configuration(configured, copy.deepcopy(document)).ok
+    del password["confirmWriteOnly"]
+    result = import_configuration(configured, document)
+    assert not result.applied and any("password is write-only" in p.message for p in result.problems)

@@ -1,329 +1,32 @@
-"""An application's mapping configuration: the source schema, the rules one attribute mapping must follow,
-and export / import of every object mapping (attribute mappings + scoping filters) as one JSON document.
+"""Export / import of every object mapping of an application (attribute mappings + scoping filters) as one
+JSON document.
 
-The Edit Attribute dialog and the importer share `validate_attribute_mapping`, so a configuration that
-imports cleanly is one an admin could have typed in by hand, and the other way round.
-
-Import is all or nothing: the whole document is checked first and every problem is reported with its JSON
-location (`objectMappings[0].attributeMappings[3].expression`); only a document without problems replaces
-the application's configuration, in one transaction.
+Import is all or nothing: the whole document is checked first, with the same rules as the Edit Attribute
+dialog and the scoping editor, and every problem is reported with its JSON location
+(`objectMappings[0].attributeMappings[3].expression`); only a document without problems replaces the
+application's configuration, in one transaction.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
 from provisioning.defaults import DEFAULT_OBJECT_MAPPINGS
 from provisioning.engine.payload import PathError, parse_path
-from provisioning.expressions import ExpressionError, compile_expression
-from provisioning.expressions.nodes import Call, walk
-from provisioning.models import AttributeMapping, DirectoryUser, ObjectMapping, ScopingClause, ScopingFilter
-from provisioning.models.directory import COMPUTED_USER_ATTRIBUTES, GROUP_ATTRIBUTES, USER_ATTRIBUTES
-from provisioning.scoping import validate_clause
+from provisioning.mapping_config.attribute_rules import ApplyOn, MappingType, validate_attribute_mapping
+from provisioning.mapping_config.clause_rules import validate_filter_title, validate_scoping_clause
+from provisioning.mapping_config.source_schema import SourceSchema, source_schema
+from provisioning.mapping_config.target_schema import target_schema
+from provisioning.mapping_config.watermark import require_full_cycle
+from provisioning.models import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
 
 FORMAT = "provisioning-portal/mappings"
 VERSION = 1
-
-MappingType = AttributeMapping.MappingType
-ApplyOn = AttributeMapping.ApplyOn
 OBJECT_TYPES = tuple(ObjectMapping.ObjectType.values)
-
-# The Edit Attribute dialog's words, used in every message so the admin finds the field.
-LABELS = {
-    "mapping_type": "Mapping type",
-    "source_attribute": "Source attribute",
-    "constant_value": "Constant Value",
-    "expression": "Expression",
-    "default_value": "Default value if null",
-    "target_attribute": "Target attribute",
-    "is_matching": "Match objects using this attribute",
-    "matching_precedence": "Matching precedence",
-    "apply_on": "Apply this mapping",
-    "required": "Required",
-}
-MAX_LENGTHS = {
-    name: AttributeMapping._meta.get_field(name).max_length
-    for name in ("source_attribute", "constant_value", "default_value", "target_attribute")
-}
-SCOPING_TITLE_MAX = ScopingFilter._meta.get_field("title").max_length
-CLAUSE_VALUE_MAX = ScopingClause._meta.get_field("value").max_length
-
-
-# --- the source schema ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceSchema:
-    """The source attributes an object type offers: the dropdowns' choices and what expressions may read."""
-
-    object_type: str
-    attributes: tuple[str, ...]
-    multi_valued: frozenset[str] = frozenset()
-
-    def canonical(self, name: str) -> str | None:
-        """The attribute's spelling in the schema; Entra's attribute names are case-insensitive."""
-        lowered = (name or "").strip().lower()
-        return next((a for a in self.attributes if a.lower() == lowered), None)
-
-    def suggestion(self, name: str) -> str:
-        """' — did you mean 'givenName'?' for a near miss, else ''."""
-        by_lower = {a.lower(): a for a in self.attributes}
-        close = difflib.get_close_matches((name or "").lower(), list(by_lower), n=1, cutoff=0.6)
-        return f" — did you mean '{by_lower[close[0]]}'?" if close else ""
-
-    @property
-    def noun(self) -> str:
-        return "directory users" if self.object_type == ObjectMapping.ObjectType.USER else "directory groups"
-
-
-def source_schema(object_type: str) -> SourceSchema:
-    """Directory attributes, plus for users the computed IsSoftDeleted and every extension attribute in use."""
-    if object_type == ObjectMapping.ObjectType.GROUP:
-        return SourceSchema(object_type, tuple(GROUP_ATTRIBUTES), frozenset({"members"}))
-    extensions, multi_valued = set(), set()
-    # Distinct JSON documents, not users: a directory shares a handful of extension shapes.
-    documents = DirectoryUser.objects.exclude(extension_attributes={}).values_list("extension_attributes", flat=True)
-    for document in documents.distinct():
-        for name, value in (document or {}).items():
-            extensions.add(name)
-            if isinstance(value, list):
-                multi_valued.add(name)
-    known = {a.lower() for a in USER_ATTRIBUTES + COMPUTED_USER_ATTRIBUTES}
-    extra = sorted((e for e in extensions if e.lower() not in known), key=str.lower)
-    return SourceSchema(object_type, (*USER_ATTRIBUTES, *COMPUTED_USER_ATTRIBUTES, *extra), frozenset(multi_valued))
-
-
-# --- one attribute mapping -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    field: str  # a key of LABELS
-    message: str
-    excerpt: str = ""  # for expression errors: the text with a caret under the problem
-
-
-@dataclass(frozen=True)
-class ExpressionCheck:
-    ok: bool
-    message: str = ""
-    excerpt: str = ""
-    reads: tuple[str, ...] = ()
-    uses_select_unique_value: bool = False
-
-
-def check_expression(text: str, schema: SourceSchema) -> ExpressionCheck:
-    """Compile an expression against the source schema: what the inline validation and the tester show."""
-    try:
-        compiled = compile_expression(text, source_attributes=schema.attributes)
-    except ExpressionError as exc:
-        return ExpressionCheck(False, exc.message, exc.excerpt or "")
-    return ExpressionCheck(
-        True,
-        reads=tuple(sorted(compiled.attributes, key=str.lower)),
-        uses_select_unique_value=_calls(compiled, "SelectUniqueValue"),
-    )
-
-
-def _calls(compiled, function_name):
-    return any(isinstance(node, Call) and node.name == function_name for node in walk(compiled.tree))
-
-
-def validate_attribute_mapping(
-    values: Mapping[str, object],
-    *,
-    schema: SourceSchema,
-    siblings: Sequence[Mapping[str, object]] = (),
-    was_matching: bool = False,
-) -> list[FieldProblem]:
-    """Every problem with one attribute mapping, each naming its field and saying the fix.
-
-    `values` holds the LABELS keys with Python values (strings, bools, an int or None for the precedence);
-    `siblings` are the other attribute mappings of the same object mapping (same keys);
-    `was_matching` is true when editing a mapping that is saved as a matching attribute.
-    """
-    problems: list[FieldProblem] = []
-
-    def problem(name, message, excerpt=""):
-        problems.append(FieldProblem(name, message, excerpt))
-
-    mapping_type = values.get("mapping_type") or ""
-    source = (values.get("source_attribute") or "").strip()
-    constant = values.get("constant_value") or ""
-    expression = values.get("expression") or ""
-    target = (values.get("target_attribute") or "").strip()
-    is_matching = bool(values.get("is_matching"))
-    precedence = values.get("matching_precedence")
-    apply_on = values.get("apply_on") or ""
-
-    for name, limit in MAX_LENGTHS.items():
-        if len(values.get(name) or "") > limit:
-            problem(name, f"{LABELS[name]} is too long: use at most {limit:,} characters.")
-
-    if mapping_type not in MappingType.values:
-        problem("mapping_type", "Mapping type must be Direct, Constant, Expression or None: choose one.")
-    elif mapping_type == MappingType.DIRECT:
-        if not source:
-            problem("source_attribute", "Source attribute is required for a Direct mapping: choose the directory attribute to copy.")
-        elif schema.canonical(source) is None:
-            problem(
-                "source_attribute",
-                f"Source attribute '{source}' is not an attribute of {schema.noun}{schema.suggestion(source)} "
-                "Choose one from the list.",
-            )
-    elif mapping_type == MappingType.CONSTANT:
-        if constant == "":
-            problem(
-                "constant_value",
-                "Constant Value is required for a Constant mapping: enter the value every object gets "
-                "(or choose Mapping type None to leave the target attribute alone).",
-            )
-    elif mapping_type == MappingType.EXPRESSION:
-        if not expression.strip():
-            problem("expression", 'Expression is required for an Expression mapping: enter one, e.g. Join(" ", [givenName], [surname]).')
-        else:
-            check = check_expression(expression, schema)
-            if not check.ok:
-                problem("expression", check.message, check.excerpt)
-            elif check.uses_select_unique_value and is_matching:
-                problem(
-                    "expression",
-                    "SelectUniqueValue cannot be used on a matching attribute: it generates a new value when an "
-                    "object is created, so it cannot find an existing one. Set Match objects using this attribute "
-                    "to No, or match on another attribute.",
-                )
-
-    _check_target(target, siblings, problem)
-
-    if is_matching:
-        if mapping_type == MappingType.NONE:
-            problem(
-                "is_matching",
-                "A mapping of type None gives no value to match on: choose Direct or Expression, "
-                "or set Match objects using this attribute to No.",
-            )
-        elif mapping_type == MappingType.CONSTANT:
-            problem(
-                "is_matching",
-                "A Constant mapping cannot be used for matching: every object would match the same target "
-                "object. Choose Direct or Expression, or set Match objects using this attribute to No.",
-            )
-        _check_precedence(precedence, siblings, problem)
-    elif was_matching and not any(s.get("is_matching") for s in siblings):
-        problem(
-            "is_matching",
-            "At least one attribute must be used for matching, and this is the only one: set Match objects "
-            "using this attribute to Yes on another mapping first.",
-        )
-
-    if apply_on not in ApplyOn.values:
-        problem("apply_on", "Apply this mapping must be Always or Only during object creation: choose one.")
-    return problems
-
-
-def _check_target(target, siblings, problem):
-    if not target:
-        problem("target_attribute", "Target attribute is required: enter the SCIM attribute to write, e.g. userName.")
-        return
-    try:
-        path = parse_path(target)
-    except PathError as exc:
-        problem("target_attribute", f"Target attribute is not a valid SCIM path: {exc}")
-        return
-    if path.is_core and path.attribute.lower() == "id" and not path.sub_attribute and not path.is_filtered:
-        problem(
-            "target_attribute",
-            "id cannot be mapped: the target app assigns it (it is the SCIM primary key). "
-            "Map the value to externalId instead.",
-        )
-    key = _target_key(target)
-    for sibling in siblings:
-        if _target_key(sibling.get("target_attribute") or "") == key:
-            problem(
-                "target_attribute",
-                f"Target attribute '{target}' is already mapped in this object mapping "
-                f"(from {_source_text(sibling)}): edit that mapping instead, or choose another target attribute.",
-            )
-            return
-
-
-def _check_precedence(precedence, siblings, problem):
-    if precedence is None or precedence == "":
-        problem(
-            "matching_precedence",
-            "Matching precedence is required when Match objects using this attribute is Yes: "
-            "enter 1 for the attribute tried first, 2 for the next.",
-        )
-        return
-    if isinstance(precedence, bool) or not isinstance(precedence, int) or precedence < 1:
-        problem("matching_precedence", "Matching precedence must be a whole number of 1 or more.")
-        return
-    for sibling in siblings:
-        if sibling.get("is_matching") and sibling.get("matching_precedence") == precedence:
-            problem(
-                "matching_precedence",
-                f"Matching precedence {precedence} is already used by {sibling.get('target_attribute')}: "
-                "each matching attribute needs its own precedence.",
-            )
-            return
-
-
-def _target_key(target):
-    """SCIM attribute names are case-insensitive; the filter value is not."""
-    try:
-        return parse_path(target.strip()).text.lower()
-    except PathError:
-        return target.strip().lower()
-
-
-def _source_text(values):
-    kind = values.get("mapping_type")
-    if kind == MappingType.DIRECT:
-        return values.get("source_attribute") or "(no source)"
-    if kind == MappingType.CONSTANT:
-        return f'"{values.get("constant_value")}"'
-    if kind == MappingType.EXPRESSION:
-        text = values.get("expression") or ""
-        return text if len(text) <= 60 else text[:57] + "…"
-    return "None"
-
-
-def mapping_values(mapping: AttributeMapping) -> dict[str, object]:
-    """A saved attribute mapping as the dict validate_attribute_mapping reads."""
-    return {name: getattr(mapping, name) for name in LABELS}
-
-
-def deletion_refusal(mapping: AttributeMapping) -> str:
-    """Why this attribute mapping cannot be deleted, or '' when it can."""
-    if mapping.required:
-        return (
-            f"{mapping.target_attribute} is a required attribute of {mapping.object_mapping.name} and cannot be "
-            "deleted. Edit it to change where its value comes from."
-        )
-    if mapping.is_matching:
-        others = mapping.object_mapping.attribute_mappings.exclude(pk=mapping.pk).filter(is_matching=True)
-        if not others.exists():
-            return (
-                f"{mapping.target_attribute} is the only matching attribute of {mapping.object_mapping.name}: "
-                "at least one must remain. Set Match objects using this attribute to Yes on another mapping first."
-            )
-    return ""
-
-
-def require_full_cycle(app) -> None:
-    """After a mapping or scoping change the next cycle re-evaluates every object, as Entra restarts the job.
-
-    An incremental cycle only reads objects changed since the watermark, so without this a user left out
-    by a new scoping filter, or due a newly mapped attribute, would wait for its next source change.
-    """
-    type(app).objects.filter(pk=app.pk).update(watermark=None)
-    app.watermark = None
-
 
 # --- export --------------------------------------------------------------------------------------
 
@@ -340,6 +43,9 @@ ATTRIBUTE_KEYS = {
     "applyMapping": "apply_on",
     "required": "required",
 }
+# Not a model field: a write-only target (password) is mapped only when the admin confirmed it, and an
+# exported mapping carries that confirmation so the document imports again.
+CONFIRM_KEY = "confirmWriteOnly"
 OBJECT_MAPPING_KEYS = ("objectType", "name", "enabled", "targetObject", "actions", "attributeMappings", "scopingFilters")
 ACTION_KEYS = {"create": "action_create", "update": "action_update", "delete": "action_delete"}
 DOCUMENT_KEYS = ("format", "version", "application", "objectMappings")
@@ -352,20 +58,18 @@ def export_configuration(app) -> dict:
         "format": FORMAT,
         "version": VERSION,
         "application": app.name,
-        "objectMappings": [_export_object_mapping(m) for m in object_mappings],
+        "objectMappings": [_export_object_mapping(m, app.target_schema) for m in object_mappings],
     }
 
 
-def _export_object_mapping(mapping):
+def _export_object_mapping(mapping, document):
     return {
         "objectType": mapping.object_type,
         "name": mapping.name,
         "enabled": mapping.enabled,
         "targetObject": mapping.target_object,
         "actions": {key: getattr(mapping, name) for key, name in ACTION_KEYS.items()},
-        "attributeMappings": [
-            {key: getattr(a, name) for key, name in ATTRIBUTE_KEYS.items()} for a in mapping.attribute_mappings.all()
-        ],
+        "attributeMappings": [_export_attribute(a, mapping.object_type, document) for a in mapping.attribute_mappings.all()],
         "scopingFilters": [
             {
                 "title": f.title,
@@ -374,6 +78,25 @@ def _export_object_mapping(mapping):
             for f in mapping.scoping_filters.all()
         ],
     }
+
+
+def _export_attribute(mapping, object_type, document):
+    entry = {key: getattr(mapping, name) for key, name in ATTRIBUTE_KEYS.items()}
+    if _is_write_only(mapping.target_attribute, object_type, document):
+        entry[CONFIRM_KEY] = True
+    return entry
+
+
+def _is_write_only(target, object_type, document):
+    try:
+        path = parse_path(target)
+    except PathError:
+        return False
+    if path.is_core and path.attribute.lower() == "password" and not path.sub_attribute:
+        return True
+    schema = target_schema(document, object_type)
+    found = schema.lookup(target) if schema else None
+    return bool(found and found.definition and found.definition["mutability"] == "writeOnly")
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -425,7 +148,7 @@ def read_document(raw: bytes | str) -> object:
 
 def import_configuration(app, data: object) -> ImportResult:
     """Check the whole document; when it has no problem, replace the app's mapping configuration with it."""
-    checker = _ImportChecker()
+    checker = _ImportChecker(app.target_schema)
     plan = checker.document(data)
     if checker.problems:
         return ImportResult(checker.problems, applied=False)
@@ -468,9 +191,10 @@ DEFAULTS_BY_TYPE = {object_type: (name, target) for object_type, name, target, _
 class _ImportChecker:
     """Walks the document once, collecting problems and, alongside, the model values to write."""
 
-    def __init__(self):
+    def __init__(self, target_document=None):
         self.problems: list[Problem] = []
         self._schemas: dict[str, SourceSchema] = {}
+        self.target_document = target_document
 
     def add(self, location, message, excerpt=""):
         self.problems.append(Problem(location, message, excerpt))
@@ -570,13 +294,18 @@ class _ImportChecker:
     def attribute_mappings(self, item, location, object_type, enabled):
         entries = self.typed(item, "attributeMappings", location, "list", [])
         schema = self.schema(object_type)
+        target = target_schema(self.target_document, object_type)
         accepted = []
         for index, entry in enumerate(entries):
             where = f"{location}.attributeMappings[{index}]"
             values = self.attribute_values(entry, where)
             if values is None:
                 continue
-            for problem in validate_attribute_mapping(values, schema=schema, siblings=accepted):
+            confirmed = self.typed(entry, CONFIRM_KEY, where, "true/false", False)
+            problems = validate_attribute_mapping(
+                values, schema=schema, siblings=accepted, target_schema=target, password_confirmed=confirmed
+            )
+            for problem in problems:
                 self.add(f"{where}.{_json_key(problem.field)}", problem.message, problem.excerpt)
             accepted.append(values)
         readable = isinstance(item.get("attributeMappings"), list)
@@ -589,7 +318,7 @@ class _ImportChecker:
         return accepted
 
     def attribute_values(self, entry, where):
-        if not self.keys(entry, where, tuple(ATTRIBUTE_KEYS), required=("targetAttribute", "mappingType")):
+        if not self.keys(entry, where, (*ATTRIBUTE_KEYS, CONFIRM_KEY), required=("targetAttribute", "mappingType")):
             return None
         values = {
             "target_attribute": self.typed(entry, "targetAttribute", where, "text", ""),
@@ -647,30 +376,6 @@ class _ImportChecker:
                 checked.append(values)
             accepted.append((title, checked))
         return accepted
-
-
-def validate_filter_title(title: str) -> list[str]:
-    if not title.strip():
-        return ["Scoping Filter Title is required: name the filter, e.g. Sales department."]
-    if len(title) > SCOPING_TITLE_MAX:
-        return [f"Scoping Filter Title is too long: use at most {SCOPING_TITLE_MAX} characters."]
-    return []
-
-
-def validate_scoping_clause(schema: SourceSchema, attribute: str, operator: str, value: str) -> list[str]:
-    """validate_clause's problems, plus an attribute the source objects do not have."""
-    problems = validate_clause(attribute, operator, value, multi_valued=schema.multi_valued)
-    name = (attribute or "").strip()
-    already_refused = any(p.startswith(f"'{name}' cannot be used") for p in problems)
-    if name and not already_refused and schema.canonical(name) is None:
-        problems.insert(
-            0,
-            f"'{name}' is not an attribute of {schema.noun}{schema.suggestion(name)} "
-            "Choose an attribute from the list: an unknown attribute is always null, so the clause would never pass.",
-        )
-    if len(value or "") > CLAUSE_VALUE_MAX:
-        problems.append(f"The Attribute Value is too long: use at most {CLAUSE_VALUE_MAX} characters.")
-    return problems
 
 
 _FIELD_TO_KEY = {model_field: key for key, model_field in ATTRIBUTE_KEYS.items()}
