@@ -1,3 +1,4 @@
+from .api import ApiCall, ApiToken
 from .apps import Application
 from .assignments import Assignment
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
@@ -16,6 +17,8 @@ from .runs import (
 )
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
     "Application",
     "Assignment",
     "AttributeMapping",

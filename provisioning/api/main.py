@@ -1,0 +1,61 @@
+"""The NinjaAPI: token auth and throttling on every operation, Graph-shaped errors, the audit of each call.
+
+The schema is at /api/v1/openapi.json and Swagger UI at /api/v1/docs, from ninja's own static files (ninja is
+in INSTALLED_APPS, so the page loads them from this server, not a CDN).
+"""
+
+import time
+import uuid
+from functools import wraps
+
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+
+from provisioning.api import audit, directory, errors, jobs, logs
+from provisioning.api.security import TokenAuth, TokenThrottle
+
+api = NinjaAPI(
+    title="Provisioning Portal API",
+    version="1.0",
+    description=(
+        "Microsoft Graph's synchronization, provisioning-log and directory resources, so a Graph script needs only a "
+        "new base URL. Authenticate with 'Authorization: Bearer <token>': an Administrator creates tokens on the API "
+        "tokens page. A read-only token reads; writes need a token with the Administrator role. Errors have Graph's "
+        "shape: {\"error\": {\"code\", \"message\", \"innerError\": {\"date\", \"request-id\"}}}."
+    ),
+    urls_namespace="api",
+    auth=TokenAuth(),
+    throttle=[TokenThrottle()],
+    docs=Swagger(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+errors.install(api)
+api.add_router("", jobs.router)
+api.add_router("", logs.router)
+api.add_router("", directory.router)
+
+
+def audited(view):
+    """Give the request its request-id (in the answer's header and in Graph's innerError) and record the call."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        request.api_request_id = uuid.uuid4()
+        at, started = timezone.now(), time.monotonic()
+        response = view(request, *args, **kwargs)
+        response["request-id"] = str(request.api_request_id)
+        audit.record_call(request, response, at=at, duration_ms=int((time.monotonic() - started) * 1000))
+        return response
+
+    # The API authenticates by token, not by the login session.
+    wrapper.login_required = False
+    return wrapper
+
+
+def urls():
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = audited(pattern.callback)
+    return patterns, app_name, namespace
