@@ -10,7 +10,7 @@ import uuid
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from provisioning.api import graph
@@ -142,7 +142,7 @@ def list_users(request, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX
 def create_user(request, payload: UserCreate):
     admin_only(request)
     user = _save(DirectoryUser(), payload.model_dump(), graph.USER_FIELDS, "user")
-    return 201, graph.user(user)
+    return Status(201, graph.user(user))
 
 
 @router.get("/users/{id}", summary="Get a directory user")
@@ -155,7 +155,7 @@ def update_user(request, id: str, payload: UserUpdate):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
     _save(user, payload.model_dump(exclude_unset=True), graph.USER_FIELDS, "user")
-    return 204, None
+    return Status(204, None)
 
 
 @router.delete("/users/{id}", response={204: None}, summary="Delete a directory user (soft delete: apps disable it)")
@@ -164,7 +164,7 @@ def delete_user(request, id: str):
     user = _get(DirectoryUser, id, "user")
     user.deleted_at = timezone.now()
     user.save(update_fields=["deleted_at", "updated_at"])
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/users/{id}/manager", summary="Get a user's manager")
@@ -184,7 +184,7 @@ def set_manager(request, id: str, payload: Reference):
         raise ApiError(400, "A user cannot be their own manager: choose another user.")
     user.manager = manager
     user.save(update_fields=["manager", "updated_at"])
-    return 204, None
+    return Status(204, None)
 
 
 @router.delete("/users/{id}/manager/$ref", response={204: None}, summary="Remove a user's manager")
@@ -195,7 +195,7 @@ def remove_manager(request, id: str):
         raise not_found(f"'{user}' has no manager to remove.")
     user.manager = None
     user.save(update_fields=["manager", "updated_at"])
-    return 204, None
+    return Status(204, None)
 
 
 # --------------------------------------------------------------------------------------------- groups
@@ -211,7 +211,7 @@ def list_groups(request, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MA
 def create_group(request, payload: GroupCreate):
     admin_only(request)
     group = _save(DirectoryGroup(), payload.model_dump(), graph.GROUP_FIELDS, "group")
-    return 201, graph.group(group)
+    return Status(201, graph.group(group))
 
 
 @router.get("/groups/{id}", summary="Get a directory group")
@@ -224,7 +224,7 @@ def update_group(request, id: str, payload: GroupUpdate):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")
     _save(group, payload.model_dump(exclude_unset=True), graph.GROUP_FIELDS, "group")
-    return 204, None
+    return Status(204, None)
 
 
 @router.delete("/groups/{id}", response={204: None}, summary="Delete a directory group (soft delete)")
@@ -233,7 +233,7 @@ def delete_group(request, id: str):
     group = _get(DirectoryGroup, id, "group")
     group.deleted_at = timezone.now()
     group.save(update_fields=["deleted_at", "updated_at"])
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/groups/{id}/members", summary="List a group's members")
@@ -251,7 +251,7 @@ def add_member(request, id: str, payload: Reference):
     if group.members.filter(pk=user.pk).exists():
         raise ApiError(409, f"'{user}' is already a member of '{group}'.")
     group.members.add(user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.delete("/groups/{id}/members/{memberId}/$ref", response={204: None}, summary="Remove a member")
@@ -262,4 +262,4 @@ def remove_member(request, id: str, memberId: str):
     if user is None:
         raise not_found(f"The user {memberId} is not a member of '{group}'.")
     group.members.remove(user)
-    return 204, None
+    return Status(204, None)

@@ -7,6 +7,7 @@ uses the words the pages use for the same mistake.
 import logging
 
 from django.http import Http404
+from django.http.request import RawPostDataException
 from django.utils import timezone
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -114,6 +115,11 @@ def install(api):
     @api.exception_handler(Http404)
     def missing(request, exc):
         return respond(request, 404, CODES[404], str(exc) or "This resource doesn't exist: the address may be mistyped, or it has been deleted.")
+
+    @api.exception_handler(RawPostDataException)
+    def form_body(request, exc):
+        # The body came as a form (multipart), which the portal's middleware already read: the API takes JSON.
+        return respond(request, 400, CODES[400], "Send the request body as JSON, with Content-Type: application/json.")
 
     @api.exception_handler(Exception)
     def crashed(request, exc):

@@ -9,7 +9,7 @@ import uuid
 from typing import Literal
 
 from django.db import transaction
-from ninja import Body, Router, Schema
+from ninja import Body, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from provisioning import tasks
@@ -73,14 +73,14 @@ def start(request, id: str, jobId: str):
     if cycle.state == ProvisioningCycle.State.QUEUED:
         # As the Overview's Start: a queued cycle may be enqueued twice; run_cycle claims it once.
         transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(JOB + "/pause", response={204: None}, summary="Stop provisioning (Provisioning Status Off)")
 def pause(request, id: str, jobId: str):
     admin_only(request)
     stop_provisioning(_job(id, jobId), requested_by=requested_by(request))
-    return 204, None
+    return Status(204, None)
 
 
 class RestartCriteria(Schema):
@@ -104,7 +104,7 @@ def restart(request, id: str, jobId: str, payload: RestartBody = Body(None)):
             transaction.on_commit(lambda: tasks.run_cycle.delay(cycle.id))
     except (ProvisioningNotConfigured, RestartError) as exc:
         raise ApiError(400, str(exc)) from None
-    return 204, None
+    return Status(204, None)
 
 
 class Member(Schema):
@@ -207,4 +207,4 @@ def put_schema(request, id: str, jobId: str):
         raise ApiError(400, f"The configuration was not imported: {len(result.problems)} problem"
                             f"{'s' if len(result.problems) != 1 else ''} ({result.problems[0]}). Nothing was changed.",
                        details=details)
-    return 204, None
+    return Status(204, None)

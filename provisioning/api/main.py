@@ -8,6 +8,8 @@ import time
 import uuid
 from functools import wraps
 
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.urls import path
 from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
@@ -44,7 +46,15 @@ def audited(view):
     def wrapper(request, *args, **kwargs):
         request.api_request_id = uuid.uuid4()
         at, started = timezone.now(), time.monotonic()
-        response = view(request, *args, **kwargs)
+        if request.content_type == "application/json" and b"\\u0000" in request.body.lower():
+            # PostgreSQL refuses NUL in text; refused here in words rather than as a database error.
+            response = JsonResponse(errors.body(request, 400, errors.CODES[400], (
+                "The request body contains a NUL character (\\u0000), which no property accepts. Remove it — it "
+                "usually comes from pasting binary text — and send the request again.")), status=400)
+        else:
+            response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            response = _not_allowed(request, response)
         response["request-id"] = str(request.api_request_id)
         audit.record_call(request, response, at=at, duration_ms=int((time.monotonic() - started) * 1000))
         return response
@@ -54,8 +64,24 @@ def audited(view):
     return wrapper
 
 
+def _not_allowed(request, response):
+    allowed = response["Allow"]
+    answer = JsonResponse(errors.body(request, 405, errors.CODES[405],
+                                      f"{request.method} is not a method of {request.path}: use {allowed}."), status=405)
+    answer["Allow"] = allowed
+    return answer
+
+
+def no_such_resource(request, rest):
+    return JsonResponse(errors.body(request, 404, errors.CODES[404],
+                                    f"There is no resource at {request.path}: the address may be mistyped. The API's "
+                                    "resources are listed at /api/v1/docs."), status=404)
+
+
 def urls():
     patterns, app_name, namespace = api.urls
+    # Last: any other address under /api/v1/ answers in Graph's shape too, not with the portal's HTML 404 page.
+    patterns = [*patterns, path("<path:rest>", no_such_resource, name="no-such-resource")]
     for pattern in patterns:
         pattern.callback = audited(pattern.callback)
     return patterns, app_name, namespace
