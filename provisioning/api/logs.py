@@ -43,7 +43,7 @@ def _filter(queryset, text):
         raise ApiError(400, str(exc)) from None
     data, seen = {}, set()
     for c in conditions:
-        key = (FIELDS[c.field][1] or c.field, c.operator)
+        key = (c.field, c.operator)
         if key in seen:
             raise ApiError(400, f"{c.field} {c.operator} appears twice in the $filter: give each condition once.")
         seen.add(key)
