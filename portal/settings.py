@@ -240,6 +240,8 @@ CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY", PROV
 # cache: per process with the default local-memory cache; configure a shared CACHES backend to count across
 # web processes.
 PORTAL_API_THROTTLE_RATE = os.environ.get("PORTAL_API_THROTTLE_RATE", "600/min")
+# Days the record of each API call is kept.
+PORTAL_API_CALL_RETENTION_DAYS = int(os.environ.get("PORTAL_API_CALL_RETENTION_DAYS", "90"))
 
 # SCIM client
 SCIM_TIMEOUT_SECONDS = float(os.environ.get("SCIM_TIMEOUT_SECONDS", "15"))

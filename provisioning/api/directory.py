@@ -6,6 +6,7 @@ import with --prune does. Writes save rows the ordinary way, so provisioning.dir
 """
 
 import uuid
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -15,6 +16,7 @@ from pydantic import ConfigDict, Field
 
 from provisioning.api import graph
 from provisioning.api.errors import ApiError, not_found
+from provisioning.api.odata import FilterError, parse
 from provisioning.api.security import admin_only
 from provisioning.models import DirectoryGroup, DirectoryUser
 
@@ -91,7 +93,33 @@ def _referenced_user(reference):
     return _get(DirectoryUser, reference.odata_id.rstrip("/").rsplit("/", 1)[-1], "user")
 
 
-def _page(request, queryset, top, skiptoken, serialise):
+FILTER = Query(None, alias="$filter", description="eq on the properties, joined by and, e.g. "
+                                                  "userPrincipalName eq 'jane@contoso.example'")
+
+
+def filtered(queryset, text, fields, noun):
+    """$filter with eq on Graph's property names (strings compared case-insensitively, as Graph does)."""
+    if text is None:
+        return queryset
+    names = {"id": "object_id", **fields}
+    try:
+        conditions = parse(text, {name: ("eq",) for name in names})
+    except FilterError as exc:
+        raise ApiError(400, str(exc)) from None
+    for c in conditions:
+        attr = names[c.field]
+        if attr == "object_id":
+            queryset = queryset.filter(object_id=_uuid(c.value, noun))
+        elif queryset.model._meta.get_field(attr).get_internal_type() == "BooleanField":
+            if c.value not in ("true", "false"):
+                raise ApiError(400, f"{c.field} is true or false (unquoted), not {c.value!r}.")
+            queryset = queryset.filter(**{attr: c.value == "true"})
+        else:
+            queryset = queryset.filter(**{f"{attr}__iexact": c.value})
+    return queryset
+
+
+def _page(request, queryset, top, skiptoken, serialise, filter=None):
     if skiptoken:
         if not (skiptoken.isdigit() and len(skiptoken) <= 18):
             raise ApiError(400, "The $skiptoken is not one the API gave: follow @odata.nextLink as it is.")
@@ -99,7 +127,8 @@ def _page(request, queryset, top, skiptoken, serialise):
     rows = list(queryset.order_by("pk")[: top + 1])
     answer = {"value": [serialise(row) for row in rows[:top]]}
     if len(rows) > top:
-        answer["@odata.nextLink"] = request.build_absolute_uri(request.path) + f"?%24top={top}&%24skiptoken={rows[top - 1].pk}"
+        params = {"$top": top, "$skiptoken": rows[top - 1].pk, **({"$filter": filter} if filter is not None else {})}
+        answer["@odata.nextLink"] = request.build_absolute_uri(request.path) + "?" + urlencode(params)
     return answer
 
 
@@ -133,9 +162,10 @@ def _graph_name(field, fields):
 
 
 @router.get("/users", summary="List directory users")
-def list_users(request, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
+def list_users(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
                skiptoken: str | None = Query(None, alias="$skiptoken")):
-    return _page(request, DirectoryUser.objects.filter(deleted_at__isnull=True), top, skiptoken, graph.user)
+    users = filtered(DirectoryUser.objects.filter(deleted_at__isnull=True), filter, graph.USER_FIELDS, "user")
+    return _page(request, users, top, skiptoken, graph.user, filter)
 
 
 @router.post("/users", response={201: dict}, summary="Create a directory user")
@@ -202,9 +232,10 @@ def remove_manager(request, id: str):
 
 
 @router.get("/groups", summary="List directory groups")
-def list_groups(request, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
+def list_groups(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
                 skiptoken: str | None = Query(None, alias="$skiptoken")):
-    return _page(request, DirectoryGroup.objects.filter(deleted_at__isnull=True), top, skiptoken, graph.group)
+    groups = filtered(DirectoryGroup.objects.filter(deleted_at__isnull=True), filter, graph.GROUP_FIELDS, "group")
+    return _page(request, groups, top, skiptoken, graph.group, filter)
 
 
 @router.post("/groups", response={201: dict}, summary="Create a directory group")

@@ -9,12 +9,13 @@ import uuid
 from typing import Literal
 
 from django.db import transaction
-from ninja import Body, Router, Schema, Status
+from ninja import Body, Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from provisioning import tasks
 from provisioning.api import graph
 from provisioning.api.errors import ApiError, not_found
+from provisioning.api.odata import FilterError, parse
 from provisioning.api.security import admin_only, requested_by
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand
@@ -43,8 +44,17 @@ def _job(id, job_id):
 
 
 @router.get("/servicePrincipals", summary="List applications")
-def list_service_principals(request):
-    return {"value": [graph.service_principal(app) for app in Application.objects.order_by("name")]}
+def list_service_principals(request, filter: str | None = Query(None, alias="$filter", description="displayName eq 'Slack'")):
+    apps = Application.objects.order_by("name")
+    if filter is not None:
+        try:
+            conditions = parse(filter, {"displayName": ("eq",), "id": ("eq",)})
+        except FilterError as exc:
+            raise ApiError(400, str(exc)) from None
+        for c in conditions:
+            apps = apps.filter(name__iexact=c.value) if c.field == "displayName" else (
+                apps.filter(pk=int(c.value)) if c.value.isdigit() and len(c.value) <= 18 else apps.none())
+    return {"value": [graph.service_principal(app) for app in apps]}
 
 
 @router.get("/servicePrincipals/{id}", summary="Get an application")

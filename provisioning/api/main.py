@@ -14,7 +14,7 @@ from django.utils import timezone
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
-from provisioning.api import audit, directory, errors, jobs, logs
+from provisioning.api import audit, directory, errors, jobs, logs, options
 from provisioning.api.security import TokenAuth, TokenThrottle
 
 api = NinjaAPI(
@@ -34,6 +34,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 errors.install(api)
+api.add_decorator(options.checked(api), mode="operation")
 api.add_router("", jobs.router)
 api.add_router("", logs.router)
 api.add_router("", directory.router)
@@ -55,6 +56,7 @@ def audited(view):
             response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
             response = _not_allowed(request, response)
+        response = options.apply_select(request, response)
         response["request-id"] = str(request.api_request_id)
         audit.record_call(request, response, at=at, duration_ms=int((time.monotonic() - started) * 1000))
         return response

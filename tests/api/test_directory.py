@@ -121,3 +121,43 @@ def test_adding_a_member_that_does_not_exist(admin_api):
     graph_error(admin_api.post(f"groups/{group.object_id}/members/$ref", body=body), 404)
     error = graph_error(admin_api.post(f"groups/{group.object_id}/members/$ref", body={"id": "x"}), 400)
     assert error["details"][0]["target"] == "@odata.id"
+
+
+def test_find_a_user_by_user_principal_name_as_graph_scripts_do(reader_api):
+    jane = factories.DirectoryUserFactory(user_principal_name="Jane@Contoso.example", department="HR", account_enabled=False)
+    factories.DirectoryUserFactory(department="HR")
+    found = reader_api.get("users?$filter=userPrincipalName eq 'jane@contoso.example'").json()["value"]
+    assert [u["id"] for u in found] == [str(jane.object_id)]
+    found = reader_api.get("users?$filter=department eq 'HR' and accountEnabled eq false").json()["value"]
+    assert [u["id"] for u in found] == [str(jane.object_id)]
+    found = reader_api.get(f"users?$filter=id eq '{jane.object_id}'").json()["value"]
+    assert [u["id"] for u in found] == [str(jane.object_id)]
+    error = graph_error(reader_api.get("users?$filter=accountEnabled eq 'no'"), 400)
+    assert error["message"] == "accountEnabled is true or false (unquoted), not 'no'."
+    error = graph_error(reader_api.get("users?$filter=startswith(displayName,'J')"), 400)
+    assert "does not support functions" in error["message"]
+
+
+def test_find_a_group_by_display_name(reader_api):
+    pilot = factories.DirectoryGroupFactory(display_name="Pilot users")
+    factories.DirectoryGroupFactory(display_name="Others")
+    found = reader_api.get("groups?$filter=displayName eq 'pilot users'").json()["value"]
+    assert [g["id"] for g in found] == [str(pilot.object_id)]
+
+
+def test_select_narrows_the_properties(reader_api):
+    user = factories.DirectoryUserFactory()
+    assert reader_api.get(f"users/{user.object_id}?$select=displayName").json() == {
+        "@odata.type": "#microsoft.graph.user", "id": str(user.object_id), "displayName": user.display_name}
+    listed = reader_api.get("users?$select=userPrincipalName,mail").json()["value"]
+    assert set(listed[0]) == {"@odata.type", "id", "userPrincipalName", "mail"}
+    error = graph_error(reader_api.get("users?$select=password"), 400)
+    assert error["message"].startswith("$select names password, which is not a property here: choose from ")
+
+
+@pytest.mark.parametrize("path,option", [("users?$orderby=displayName", "$orderby"), ("users/{id}?$filter=x", "$filter"),
+                                         ("groups?$count=true", "$count"), ("users?$expand=manager", "$expand")])
+def test_query_options_an_operation_does_not_support_are_refused(reader_api, path, option):
+    user = factories.DirectoryUserFactory()
+    error = graph_error(reader_api.get(path.format(id=user.object_id)), 400)
+    assert f"does not support {option}: the query options it supports are " in error["message"]

@@ -217,3 +217,9 @@ def test_status_after_a_completed_cycle(reader_api, scim_app):
     assert execution["activityIdentifier"] == str(cycle.cycle_id)
     assert (execution["state"], execution["countExported"]) == ("Succeeded", 3)
     assert {"key": "user", "value": 3} in status["synchronizedEntryCountByType"]
+
+
+def test_find_an_application_by_display_name(reader_api, app):
+    factories.ApplicationFactory(name="Asana")
+    found = reader_api.get("servicePrincipals?$filter=displayName eq 'slack'").json()["value"]
+    assert [sp["id"] for sp in found] == [str(app.pk)]
