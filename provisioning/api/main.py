@@ -22,9 +22,9 @@ api = NinjaAPI(
     version="1.0",
     description=(
         "Microsoft Graph's synchronization, provisioning-log and directory resources, so a Graph script needs only a "
-        "new base URL. Authenticate with 'Authorization: Bearer <token>': an Administrator creates tokens on the API "
+        "new base URL. Authenticate with `Authorization: Bearer ppt_…`: an Administrator creates tokens on the API "
         "tokens page. A read-only token reads; writes need a token with the Administrator role. Errors have Graph's "
-        "shape: {\"error\": {\"code\", \"message\", \"innerError\": {\"date\", \"request-id\"}}}."
+        'shape: `{"error": {"code", "message", "innerError": {"date", "request-id"}}}`.'
     ),
     urls_namespace="api",
     auth=TokenAuth(),
