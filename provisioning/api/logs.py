@@ -11,6 +11,7 @@ from django.db.models import Q
 from ninja import Query, Router
 
 from provisioning.api import graph
+from provisioning.api.schemas import ERRORS, ProvisioningObjectSummaryCollection
 from provisioning.api.errors import ApiError
 from provisioning.api.odata import FilterError, parse
 from provisioning.filters import ProvisioningLogFilterSet
@@ -75,7 +76,8 @@ def _filter(queryset, text):
     return filterset.qs
 
 
-@router.get("/auditLogs/provisioning", summary="List provisioning log entries (provisioningObjectSummary)")
+@router.get("/auditLogs/provisioning", response={200: ProvisioningObjectSummaryCollection, **ERRORS}, by_alias=True, exclude_unset=True,
+            summary="List provisioning log entries (provisioningObjectSummary)")
 def list_provisioning_logs(
     request,
     filter: str | None = Query(None, alias="$filter", description="e.g. provisioningStatusInfo/status eq 'failure' and "

@@ -35,6 +35,12 @@ def test_the_schema_is_valid_openapi_3_with_every_resource():
     logs = {p["name"] for p in paths["/api/v1/auditLogs/provisioning"]["get"]["parameters"]}
     assert {"$filter", "$top", "$skiptoken"} <= logs
     assert schema["components"]["securitySchemes"]["TokenAuth"] == {"type": "http", "scheme": "bearer"}
+    responses = paths[job]["get"]["responses"]
+    assert responses["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SynchronizationJob"}
+    for code in ("400", "401", "403", "404", "429"):
+        assert responses[code]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/GraphError"}
+    status = schema["components"]["schemas"]["SynchronizationStatus"]["properties"]
+    assert {"code", "lastExecution", "progress", "quarantine", "synchronizedEntryCountByType"} <= set(status)
 
 
 def test_the_docs_page_serves_swagger_ui_from_the_project_not_a_cdn():
