@@ -1,7 +1,7 @@
 """The portal's objects in Graph's JSON shapes: servicePrincipal, synchronizationJob, provisioningObjectSummary
 (with provisioningStep), user, group. Plain functions of model rows; no queries beyond what the rows carry."""
 
-from provisioning.engine.status import synchronization_status
+from provisioning.engine.status import job_status_code, synchronization_status
 from provisioning.models import ProvisioningLog
 
 SOURCE_SYSTEM = {"id": "directory", "displayName": "Provisioning Portal directory", "details": {}}
@@ -31,6 +31,11 @@ def service_principal(app):
 
 
 def synchronization_job(app):
+    status = synchronization_status(app)
+    # The app row was read before the cycles: read it again, so a cycle that finished meanwhile (its end and the
+    # job's status commit together) is never shown with the status from before it.
+    app.refresh_from_db()
+    status["code"] = job_status_code(app)
     return {
         "id": app.job_id,
         "templateId": "scim",
@@ -39,7 +44,7 @@ def synchronization_job(app):
             "interval": f"PT{app.provisioning_interval_minutes}M",
             "state": "Active" if app.provisioning_enabled else "Disabled",
         },
-        "status": synchronization_status(app),
+        "status": status,
         "synchronizationJobSettings": [
             {"name": "DeleteThresholdEnabled", "value": str(app.prevent_accidental_deletions)},
             {"name": "DeleteThresholdValue", "value": str(app.deletion_threshold)},
