@@ -75,9 +75,11 @@ def provisioning_object_summary(log):
     """A log entry as Graph's provisioningObjectSummary (select_related application and cycle)."""
     app = log.application
     user = log.initiated_by_user
+    # As Entra: a cycle is the provisioning service's (whoever pressed Start); on demand is the admin's.
     initiated = (
         {"initiatorType": "user", "displayName": user, "id": user}
-        if user else {"initiatorType": "system", "displayName": log.get_initiated_by_display(), "id": log.initiated_by}
+        if user and log.initiated_by != ProvisioningLog.InitiatedBy.CYCLE
+        else {"initiatorType": "system", "displayName": log.get_initiated_by_display(), "id": log.initiated_by}
     )
     failed = log.status in (ProvisioningLog.Status.FAILURE, ProvisioningLog.Status.WARNING)
     return {
