@@ -207,6 +207,8 @@ def provision_on_demand_endpoint(request, id: str, jobId: str, payload: OnDemand
 
 @router.get(JOB + "/schema", response={200: dict, **ERRORS}, summary="Export the attribute mappings and scoping filters")
 def get_schema(request, id: str, jobId: str):
+    """Administrators only, as the mapping pages and their Export are."""
+    admin_only(request)
     return export_configuration(_job(id, jobId))
 
 

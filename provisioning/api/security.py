@@ -40,7 +40,8 @@ class TokenThrottle(AuthRateThrottle):
 
 
 def admin_only(request):
-    """Every write: the pages' rule, Administrators only; a read-only token reads what Helpdesk reads."""
+    """Every write, and what only Administrators see on the pages (the mapping configuration): a read-only token
+    reads what Helpdesk reads — the jobs' status, the provisioning logs, the directory."""
     token = request.auth
     if not token.is_admin:
         raise ApiError(403, f"Only Administrators can do this: the token '{token.name}' is read-only. Use a token "
