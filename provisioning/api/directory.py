@@ -15,9 +15,9 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from provisioning.api import graph
-from provisioning.api.schemas import ERRORS, Group, GroupCollection, User, UserCollection
 from provisioning.api.errors import ApiError, not_found
 from provisioning.api.odata import FilterError, parse
+from provisioning.api.schemas import Group, GroupCollection, User, UserCollection, answers
 from provisioning.api.security import admin_only
 from provisioning.models import DirectoryGroup, DirectoryUser
 
@@ -162,26 +162,26 @@ def _graph_name(field, fields):
 # --------------------------------------------------------------------------------------------- users
 
 
-@router.get("/users", response={200: UserCollection, **ERRORS}, by_alias=True, exclude_unset=True, summary="List directory users")
+@router.get("/users", **answers(UserCollection), summary="List directory users")
 def list_users(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
                skiptoken: str | None = Query(None, alias="$skiptoken")):
     users = filtered(DirectoryUser.objects.filter(deleted_at__isnull=True), filter, graph.USER_FIELDS, "user")
     return _page(request, users, top, skiptoken, graph.user, filter)
 
 
-@router.post("/users", response={201: User, **ERRORS}, by_alias=True, exclude_unset=True, summary="Create a directory user")
+@router.post("/users", **answers(User, 201), summary="Create a directory user")
 def create_user(request, payload: UserCreate):
     admin_only(request)
     user = _save(DirectoryUser(), payload.model_dump(), graph.USER_FIELDS, "user")
     return Status(201, graph.user(user))
 
 
-@router.get("/users/{id}", response={200: User, **ERRORS}, by_alias=True, exclude_unset=True, summary="Get a directory user")
+@router.get("/users/{id}", **answers(User), summary="Get a directory user")
 def get_user(request, id: str):
     return graph.user(_get(DirectoryUser, id, "user"))
 
 
-@router.patch("/users/{id}", response={204: None, **ERRORS}, summary="Update a directory user")
+@router.patch("/users/{id}", **answers(None, 204), summary="Update a directory user")
 def update_user(request, id: str, payload: UserUpdate):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
@@ -189,7 +189,7 @@ def update_user(request, id: str, payload: UserUpdate):
     return Status(204, None)
 
 
-@router.delete("/users/{id}", response={204: None, **ERRORS}, summary="Delete a directory user (soft delete: apps disable it)")
+@router.delete("/users/{id}", **answers(None, 204), summary="Delete a directory user (soft delete: apps disable it)")
 def delete_user(request, id: str):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
@@ -198,7 +198,7 @@ def delete_user(request, id: str):
     return Status(204, None)
 
 
-@router.get("/users/{id}/manager", response={200: User, **ERRORS}, by_alias=True, exclude_unset=True, summary="Get a user's manager")
+@router.get("/users/{id}/manager", **answers(User), summary="Get a user's manager")
 def get_manager(request, id: str):
     user = _get(DirectoryUser, id, "user")
     if user.manager_id is None or user.manager.deleted_at is not None:
@@ -206,7 +206,7 @@ def get_manager(request, id: str):
     return graph.user(user.manager)
 
 
-@router.put("/users/{id}/manager/$ref", response={204: None, **ERRORS}, summary="Set a user's manager")
+@router.put("/users/{id}/manager/$ref", **answers(None, 204), summary="Set a user's manager")
 def set_manager(request, id: str, payload: Reference):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
@@ -218,7 +218,7 @@ def set_manager(request, id: str, payload: Reference):
     return Status(204, None)
 
 
-@router.delete("/users/{id}/manager/$ref", response={204: None, **ERRORS}, summary="Remove a user's manager")
+@router.delete("/users/{id}/manager/$ref", **answers(None, 204), summary="Remove a user's manager")
 def remove_manager(request, id: str):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
@@ -232,26 +232,26 @@ def remove_manager(request, id: str):
 # --------------------------------------------------------------------------------------------- groups
 
 
-@router.get("/groups", response={200: GroupCollection, **ERRORS}, by_alias=True, exclude_unset=True, summary="List directory groups")
+@router.get("/groups", **answers(GroupCollection), summary="List directory groups")
 def list_groups(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
                 skiptoken: str | None = Query(None, alias="$skiptoken")):
     groups = filtered(DirectoryGroup.objects.filter(deleted_at__isnull=True), filter, graph.GROUP_FIELDS, "group")
     return _page(request, groups, top, skiptoken, graph.group, filter)
 
 
-@router.post("/groups", response={201: Group, **ERRORS}, by_alias=True, exclude_unset=True, summary="Create a directory group")
+@router.post("/groups", **answers(Group, 201), summary="Create a directory group")
 def create_group(request, payload: GroupCreate):
     admin_only(request)
     group = _save(DirectoryGroup(), payload.model_dump(), graph.GROUP_FIELDS, "group")
     return Status(201, graph.group(group))
 
 
-@router.get("/groups/{id}", response={200: Group, **ERRORS}, by_alias=True, exclude_unset=True, summary="Get a directory group")
+@router.get("/groups/{id}", **answers(Group), summary="Get a directory group")
 def get_group(request, id: str):
     return graph.group(_get(DirectoryGroup, id, "group"))
 
 
-@router.patch("/groups/{id}", response={204: None, **ERRORS}, summary="Update a directory group")
+@router.patch("/groups/{id}", **answers(None, 204), summary="Update a directory group")
 def update_group(request, id: str, payload: GroupUpdate):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")
@@ -259,7 +259,7 @@ def update_group(request, id: str, payload: GroupUpdate):
     return Status(204, None)
 
 
-@router.delete("/groups/{id}", response={204: None, **ERRORS}, summary="Delete a directory group (soft delete)")
+@router.delete("/groups/{id}", **answers(None, 204), summary="Delete a directory group (soft delete)")
 def delete_group(request, id: str):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")
@@ -268,14 +268,14 @@ def delete_group(request, id: str):
     return Status(204, None)
 
 
-@router.get("/groups/{id}/members", response={200: UserCollection, **ERRORS}, by_alias=True, exclude_unset=True, summary="List a group's members")
+@router.get("/groups/{id}/members", **answers(UserCollection), summary="List a group's members")
 def list_members(request, id: str, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
                  skiptoken: str | None = Query(None, alias="$skiptoken")):
     group = _get(DirectoryGroup, id, "group")
     return _page(request, group.members.filter(deleted_at__isnull=True), top, skiptoken, graph.user)
 
 
-@router.post("/groups/{id}/members/$ref", response={204: None, **ERRORS}, summary="Add a member")
+@router.post("/groups/{id}/members/$ref", **answers(None, 204), summary="Add a member")
 def add_member(request, id: str, payload: Reference):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")
@@ -286,7 +286,7 @@ def add_member(request, id: str, payload: Reference):
     return Status(204, None)
 
 
-@router.delete("/groups/{id}/members/{memberId}/$ref", response={204: None, **ERRORS}, summary="Remove a member")
+@router.delete("/groups/{id}/members/{memberId}/$ref", **answers(None, 204), summary="Remove a member")
 def remove_member(request, id: str, memberId: str):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")

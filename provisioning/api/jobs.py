@@ -14,16 +14,16 @@ from pydantic import ConfigDict, Field
 
 from provisioning import tasks
 from provisioning.api import graph
+from provisioning.api.errors import ApiError, not_found
+from provisioning.api.odata import FilterError, parse
 from provisioning.api.schemas import (
-    ERRORS,
     OnDemandResult,
     ServicePrincipal,
     ServicePrincipalCollection,
     SynchronizationJob,
     SynchronizationJobCollection,
+    answers,
 )
-from provisioning.api.errors import ApiError, not_found
-from provisioning.api.odata import FilterError, parse
 from provisioning.api.security import admin_only, requested_by
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand
@@ -51,7 +51,7 @@ def _job(id, job_id):
     return app
 
 
-@router.get("/servicePrincipals", response={200: ServicePrincipalCollection, **ERRORS}, by_alias=True, exclude_unset=True, summary="List applications")
+@router.get("/servicePrincipals", **answers(ServicePrincipalCollection), summary="List applications")
 def list_service_principals(request, filter: str | None = Query(None, alias="$filter", description="displayName eq 'Slack'")):
     apps = Application.objects.order_by("name")
     if filter is not None:
@@ -65,23 +65,23 @@ def list_service_principals(request, filter: str | None = Query(None, alias="$fi
     return {"value": [graph.service_principal(app) for app in apps]}
 
 
-@router.get("/servicePrincipals/{id}", response={200: ServicePrincipal, **ERRORS}, by_alias=True, exclude_unset=True, summary="Get an application")
+@router.get("/servicePrincipals/{id}", **answers(ServicePrincipal), summary="Get an application")
 def get_service_principal(request, id: str):
     return graph.service_principal(_app(id))
 
 
-@router.get("/servicePrincipals/{id}/synchronization/jobs", response={200: SynchronizationJobCollection, **ERRORS}, by_alias=True, exclude_unset=True,
+@router.get("/servicePrincipals/{id}/synchronization/jobs", **answers(SynchronizationJobCollection),
             summary="List the application's synchronization jobs")
 def list_jobs(request, id: str):
     return {"value": [graph.synchronization_job(_app(id))]}
 
 
-@router.get(JOB, response={200: SynchronizationJob, **ERRORS}, by_alias=True, exclude_unset=True, summary="Get the synchronization job and its synchronizationStatus")
+@router.get(JOB, **answers(SynchronizationJob), summary="Get the synchronization job and its synchronizationStatus")
 def get_job(request, id: str, jobId: str):
     return graph.synchronization_job(_job(id, jobId))
 
 
-@router.post(JOB + "/start", response={204: None, **ERRORS}, summary="Start provisioning (Provisioning Status On)")
+@router.post(JOB + "/start", **answers(None, 204), summary="Start provisioning (Provisioning Status On)")
 def start(request, id: str, jobId: str):
     admin_only(request)
     app = _job(id, jobId)
@@ -95,7 +95,7 @@ def start(request, id: str, jobId: str):
     return Status(204, None)
 
 
-@router.post(JOB + "/pause", response={204: None, **ERRORS}, summary="Stop provisioning (Provisioning Status Off)")
+@router.post(JOB + "/pause", **answers(None, 204), summary="Stop provisioning (Provisioning Status Off)")
 def pause(request, id: str, jobId: str):
     admin_only(request)
     stop_provisioning(_job(id, jobId), requested_by=requested_by(request))
@@ -112,7 +112,7 @@ class RestartBody(Schema):
     criteria: RestartCriteria | None = None
 
 
-@router.post(JOB + "/restart", response={204: None, **ERRORS}, summary="Restart provisioning with reset scopes")
+@router.post(JOB + "/restart", **answers(None, 204), summary="Restart provisioning with reset scopes")
 def restart(request, id: str, jobId: str, payload: RestartBody = Body(None)):
     admin_only(request)
     app = _job(id, jobId)
@@ -164,7 +164,7 @@ def _by_object_id(model, object_id, noun):
     return row
 
 
-@router.post(JOB + "/provisionOnDemand", response={200: OnDemandResult, **ERRORS}, by_alias=True, exclude_unset=True,
+@router.post(JOB + "/provisionOnDemand", **answers(OnDemandResult),
              summary="Provision on demand: one user, or a group and up to 5 of its members")
 def provision_on_demand_endpoint(request, id: str, jobId: str, payload: OnDemandBody):
     """Runs the same pipeline as the Provision on demand page and answers when it has finished, as Graph does.
@@ -205,14 +205,14 @@ def provision_on_demand_endpoint(request, id: str, jobId: str, payload: OnDemand
     }
 
 
-@router.get(JOB + "/schema", response={200: dict, **ERRORS}, summary="Export the attribute mappings and scoping filters")
+@router.get(JOB + "/schema", **answers(dict), summary="Export the attribute mappings and scoping filters")
 def get_schema(request, id: str, jobId: str):
     """Administrators only, as the mapping pages and their Export are."""
     admin_only(request)
     return export_configuration(_job(id, jobId))
 
 
-@router.put(JOB + "/schema", response={204: None, **ERRORS}, summary="Import attribute mappings and scoping filters",
+@router.put(JOB + "/schema", **answers(None, 204), summary="Import attribute mappings and scoping filters",
             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}})
 def put_schema(request, id: str, jobId: str):
     """The document GET …/schema returns (the mapping page's Export). Checked whole: any problem and nothing changes.

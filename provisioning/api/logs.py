@@ -11,9 +11,9 @@ from django.db.models import Q
 from ninja import Query, Router
 
 from provisioning.api import graph
-from provisioning.api.schemas import ERRORS, ProvisioningObjectSummaryCollection
 from provisioning.api.errors import ApiError
 from provisioning.api.odata import FilterError, parse
+from provisioning.api.schemas import ProvisioningObjectSummaryCollection, answers
 from provisioning.filters import ProvisioningLogFilterSet
 from provisioning.models import Application, ProvisioningLog
 
@@ -76,7 +76,7 @@ def _filter(queryset, text):
     return filterset.qs
 
 
-@router.get("/auditLogs/provisioning", response={200: ProvisioningObjectSummaryCollection, **ERRORS}, by_alias=True, exclude_unset=True,
+@router.get("/auditLogs/provisioning", **answers(ProvisioningObjectSummaryCollection),
             summary="List provisioning log entries (provisioningObjectSummary)")
 def list_provisioning_logs(
     request,

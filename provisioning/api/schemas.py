@@ -265,3 +265,9 @@ class GroupCollection(Out):
 
 # Every operation documents Graph's error body for the 4xx answers the API gives.
 ERRORS = {frozenset({400, 401, 403, 404, 405, 409, 429}): GraphError}
+
+
+def answers(model, status=200):
+    """An operation's documented answers: the model (Graph's @odata names; a nextLink only when there is one)
+    and Graph's error body."""
+    return {"response": {status: model, **ERRORS}, "by_alias": True, "exclude_unset": True}

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from provisioning.models import ApiCall, ApiToken
+from provisioning.models import ApiCall
 from tests import factories
 from tests.api.conftest import ApiClient, graph_error
 
