@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_filters",
+    # Django Ninja: only for its templates and Swagger UI static files (the API docs page, served from here).
+    "ninja",
     "provisioning",
 ]
 
@@ -240,6 +242,13 @@ PROVISIONING_ESCROW_TOTAL = int(os.environ.get("PROVISIONING_ESCROW_TOTAL", "600
 # Worker processes per `celery -A portal worker`: the chunks a cycle runs at once, plus one, so that a
 # Provision on demand always finds a free process while a big cycle runs.
 CELERY_WORKER_CONCURRENCY = int(os.environ.get("CELERY_WORKER_CONCURRENCY", PROVISIONING_CHUNKS_IN_PARALLEL + 1))
+
+# REST API (/api/v1/): requests per token (ninja's throttle syntax: "600/min", "20/s"), counted in Django's
+# cache: per process with the default local-memory cache; configure a shared CACHES backend to count across
+# web processes.
+PORTAL_API_THROTTLE_RATE = os.environ.get("PORTAL_API_THROTTLE_RATE", "600/min")
+# Days the record of each API call is kept.
+PORTAL_API_CALL_RETENTION_DAYS = int(os.environ.get("PORTAL_API_CALL_RETENTION_DAYS", "90"))
 
 # SCIM client
 SCIM_TIMEOUT_SECONDS = float(os.environ.get("SCIM_TIMEOUT_SECONDS", "15"))

@@ -1,5 +1,6 @@
 """Request checks that every view would otherwise repeat."""
 
+from django.http import JsonResponse
 from django.shortcuts import render
 
 
@@ -21,6 +22,10 @@ class RejectNulCharacters:
                         f"The {source} field “{_shown(name)}” contains a NUL character (\\x00), which no "
                         "field accepts. Remove it — it usually comes from pasting binary text — and try again."
                     )
+                    if request.path.startswith("/api/"):
+                        from provisioning.api.errors import body  # the API answers in Graph's error shape
+
+                        return JsonResponse(body(request, 400, "BadRequest", problem), status=400)
                     return render(request, "400.html", {"problem": problem}, status=400)
         return self.get_response(request)
 

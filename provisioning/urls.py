@@ -1,6 +1,17 @@
 """URL map. Each area's routes live beside its views (provisioning/views/<area>.py: `urlpatterns`)."""
 
-from provisioning.views import applications, assignments, dry_runs, logs, mappings, on_demand, overview, settings_page, webhooks
+from provisioning.views import (
+    api_tokens,
+    applications,
+    assignments,
+    dry_runs,
+    logs,
+    mappings,
+    on_demand,
+    overview,
+    settings_page,
+    webhooks,
+)
 
 app_name = "apps"
 
@@ -14,4 +25,5 @@ urlpatterns = [
     *logs.urlpatterns,
     *mappings.urlpatterns,
     *webhooks.urlpatterns,
+    *api_tokens.urlpatterns,
 ]

@@ -276,3 +276,38 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
     endpoint = factory.SubFactory(WebhookEndpointFactory)
     event = "test"
     payload = factory.LazyFunction(dict)
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """An API token made the way the page makes it; its text (shown once) is on `.text`."""
+
+    class Meta:
+        model = models.ApiToken
+
+    name = factory.Sequence(lambda n: f"script {n}")
+    role = models.ApiToken.Role.READ_ONLY
+    created_by = factory.SubFactory(AdministratorFactory)
+    expires_in_days = 90
+
+    @classmethod
+    def _create(cls, model_class, *, name, role, created_by, expires_in_days, **kwargs):
+        from provisioning.api_tokens import create_token
+
+        token, text = create_token(name=name, role=role, created_by=created_by, expires_in_days=expires_in_days)
+        for field, value in kwargs.items():  # e.g. revoked_at, expires_at for the refusals
+            setattr(token, field, value)
+        if kwargs:
+            token.save()
+        token.text = text
+        return token
+
+
+class ApiCallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ApiCall
+
+    at = factory.LazyFunction(timezone.now)
+    method = "GET"
+    path = "/api/v1/servicePrincipals"
+    status_code = 200
+    request_id = factory.Faker("uuid4")

@@ -440,3 +440,8 @@ def synchronization_status(app):
         },
         "stagedDeletes": view.held_deletes,
     }
+
+
+def job_status_code(app):
+    """Graph's synchronizationStatus.code alone (the metrics read it for every app without the whole overview)."""
+    return GRAPH_CODES.get(_status_code(app), "NotRun")

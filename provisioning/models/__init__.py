@@ -1,3 +1,4 @@
+from .api import ApiCall, ApiToken
 from .apps import Application
 from .assignments import Assignment
 from .dry_runs import DryRun, DryRunEntry
@@ -18,6 +19,8 @@ from .runs import (
 )
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
     "Application",
     "Assignment",
     "AttributeMapping",

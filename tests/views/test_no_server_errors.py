@@ -120,6 +120,7 @@ def world():
         "object_type": "user",
         "mapping_id": user_mapping.attribute_mappings.first().pk,
         "filter_id": scoping_filter.pk,
+        "token_id": factories.ApiTokenFactory().pk,
     }
 
 
