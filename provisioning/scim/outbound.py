@@ -186,6 +186,8 @@ def url_refusal(url: str) -> str | None:
             rule.check_address(host, host)
     except OutboundRefused as refused:
         return f"The Tenant URL is refused: {refused}"
+    except SettingProblem as problem:
+        return f"No request can be checked against the outbound rule: {problem} Ask the operator to correct the setting."
     return None
 
 

@@ -111,6 +111,18 @@ def test_a_setting_entry_that_is_neither_cidr_nor_name_is_refused_with_its_name(
         parse_entries("10.0.0.0/8, http://x/", "PORTAL_OUTBOUND_DENY")
 
 
+def test_a_broken_setting_refuses_with_its_name_instead_of_crashing(default_rule, misbehaving_server):
+    default_rule.PORTAL_OUTBOUND_DENY = "10.0.0.0/33"
+    assert "PORTAL_OUTBOUND_DENY: '10.0.0.0/33' is neither a CIDR" in url_refusal("http://127.0.0.1:9/scim/v2")
+    server = misbehaving_server(lambda request: Reply(200, list_response()))
+    with pytest.raises(ScimConnectionError) as caught:
+        ScimClient(server.url, "t")
+    assert caught.value.reason == "blocked" and "PORTAL_OUTBOUND_DENY" in str(caught.value)
+    result = check_connection(server.url, "t")
+    assert result.code == "OutboundAddressBlocked" and "PORTAL_OUTBOUND_DENY" in result.message
+    assert server.requests == []
+
+
 def test_save_refuses_a_literal_metadata_address_before_any_lookup():
     refusal = url_refusal(METADATA_URL)
     assert refusal.startswith("The Tenant URL is refused: requests to 169.254.169.254 are refused")
