@@ -278,6 +278,9 @@ class TestCreateAppCommand:
         ("scim.example.com/scim/v2", "The Tenant URL has no scheme: it must start with https://, for example https://scim.example.com/scim/v2."),
         ("https://scim.example.com/scim?aadOptscim062020", "The Tenant URL contains a query string"),
         ("ftp://scim.example.com/", "The Tenant URL must start with https:// (or http://), not ftp://."),
+        ("https://admin:pw@scim.example.com/scim/v2", "The Tenant URL contains a user name or password"),
+        ("https://scim.example.com/scim/v2/Schemas", "without /Schemas: use https://scim.example.com/scim/v2."),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
     ])
     def test_refuses_a_bad_tenant_url(self, token_file, url, message):
         with pytest.raises(CommandError) as raised:

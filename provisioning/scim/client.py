@@ -168,7 +168,7 @@ class ScimClient:
             )
         refusal = url_refusal(base_url)
         if refusal:
-            raise ScimConnectionError(refusal, reason="blocked", url=without_userinfo(base_url))
+            raise ScimConnectionError("was not sent: " + refusal, reason="blocked", url=without_userinfo(base_url))
         problem = token_problem(token)
         if problem:
             raise ScimAuthError(

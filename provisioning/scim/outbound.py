@@ -29,7 +29,7 @@ DENY_SETTING = "PORTAL_OUTBOUND_DENY"
 ALLOW_SETTING = "PORTAL_OUTBOUND_ALLOW"
 
 DEFAULT_DENY: dict[str, str] = {
-    "169.254.0.0/16": "a link-local address, where cloud metadata services answer (169.254.169.254)",
+    "169.254.0.0/16": "a link-local address, where the clouds' metadata services answer",
     "fe80::/10": "an IPv6 link-local address",
     "fd00:ec2::254/128": "the AWS instance metadata service over IPv6",
     "100.100.100.200/32": "the Alibaba Cloud metadata service",
@@ -60,8 +60,8 @@ class OutboundRefused(Exception):
             change = (f"if the SCIM target really is there, allow it with {ALLOW_SETTING} "
                       f"(e.g. {ALLOW_SETTING}={example})")
         super().__init__(
-            f"requests to {target} are refused: it is {reason}. Nothing was sent (no connection was opened); "
-            f"{change}."
+            f"{target} is {reason}: SCIM requests are not sent there, and nothing was sent (no connection was "
+            f"opened). {change[0].upper()}{change[1:]}."
         )
 
 
@@ -186,6 +186,8 @@ def url_refusal(url: str) -> str | None:
             rule.check_address(host, host)
     except OutboundRefused as refused:
         return f"The Tenant URL is refused: {refused}"
+    except SettingProblem as problem:
+        return f"No request can be checked against the outbound rule: {problem} Ask the operator to correct the setting."
     return None
 
 

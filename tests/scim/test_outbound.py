@@ -65,7 +65,7 @@ def resolves_to(monkeypatch):
 def test_link_local_and_metadata_addresses_are_refused_by_default(address):
     with pytest.raises(OutboundRefused) as caught:
         policy().check("target", [address])
-    assert "PORTAL_OUTBOUND_ALLOW" in str(caught.value) and "Nothing was sent" in str(caught.value)
+    assert "PORTAL_OUTBOUND_ALLOW" in str(caught.value) and "nothing was sent (no connection was opened)" in str(caught.value)
 
 
 @pytest.mark.parametrize("host", ["metadata.google.internal", "METADATA.google.internal.", "metadata.goog", "instance-data"])
@@ -111,9 +111,21 @@ def test_a_setting_entry_that_is_neither_cidr_nor_name_is_refused_with_its_name(
         parse_entries("10.0.0.0/8, http://x/", "PORTAL_OUTBOUND_DENY")
 
 
+def test_a_broken_setting_refuses_with_its_name_instead_of_crashing(default_rule, misbehaving_server):
+    default_rule.PORTAL_OUTBOUND_DENY = "10.0.0.0/33"
+    assert "PORTAL_OUTBOUND_DENY: '10.0.0.0/33' is neither a CIDR" in url_refusal("http://127.0.0.1:9/scim/v2")
+    server = misbehaving_server(lambda request: Reply(200, list_response()))
+    with pytest.raises(ScimConnectionError) as caught:
+        ScimClient(server.url, "t")
+    assert caught.value.reason == "blocked" and "PORTAL_OUTBOUND_DENY" in str(caught.value)
+    result = check_connection(server.url, "t")
+    assert result.code == "OutboundAddressBlocked" and "PORTAL_OUTBOUND_DENY" in result.message
+    assert server.requests == []
+
+
 def test_save_refuses_a_literal_metadata_address_before_any_lookup():
     refusal = url_refusal(METADATA_URL)
-    assert refusal.startswith("The Tenant URL is refused: requests to 169.254.169.254 are refused")
+    assert refusal.startswith("The Tenant URL is refused: 169.254.169.254 is a link-local address")
     assert "PORTAL_OUTBOUND_ALLOW=169.254.169.254/32" in refusal
     assert url_refusal("https://metadata.google.internal/computeMetadata/v1") is not None
     assert url_refusal("http://127.0.0.1:8081/scim/v2") is None
@@ -123,7 +135,7 @@ def test_test_connection_to_the_metadata_address_sends_nothing_and_says_why(trip
     result = check_connection(METADATA_URL, "secret-token-123")
     assert (result.ok, result.code) == (False, "OutboundAddressBlocked")
     assert "169.254.169.254" in result.message and "PORTAL_OUTBOUND_ALLOW" in result.message
-    assert "Nothing was sent" in result.message and "PORTAL_OUTBOUND_ALLOW" in result.fix
+    assert "nothing was sent" in result.message and "PORTAL_OUTBOUND_ALLOW" in result.fix
     assert tripwire == []
 
 

@@ -472,6 +472,8 @@ def test_save_refuses_a_regex_that_runs_out_of_time_with_the_reason(admin_client
     page = response.content.decode()
     assert "HX-Redirect" not in response and "took longer than" in page and "backtracks catastrophically" in page
     assert users.attribute_mappings.count() == 12
+
+
 # --- the target's attribute list --------------------------------------------------------------------
 
 
@@ -549,3 +551,14 @@ def test_saved_mappings_the_target_does_not_have_are_flagged(admin_client, schem
     assert ("Not in the app's schema: the target's User core schema has no attribute 'badgeNumber' — did you mean "
             "'phoneNumbers'? Edit or delete this mapping.") in body
     assert body.count("Edit or delete this mapping.") == 1  # the defaults all exist on scim2-server
+
+
+def test_the_scoping_tester_shows_a_regex_out_of_time_as_a_failure(admin_client, app, users):
+    person = factories.DirectoryUserFactory(display_name="Ada Runaway", extension_attributes={"extension_costCenter": "a" * 5000 + "b"})
+    runaway = factories.ScopingFilterFactory(object_mapping=users, title="Runaway")
+    factories.ScopingClauseFactory(scoping_filter=runaway, attribute="extension_costCenter", operator="REGEX MATCH", value="(a+)+$")
+    response = admin_client.post(url("scoping_test", app), {"subject": person.id}, **HTMX)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Ada Runaway would fail provisioning" in page
+    assert "took longer than" in page and "Edit the scoping filter" in page
+    assert "Out of scope" not in page

@@ -424,7 +424,7 @@ def test_save_refuses_a_metadata_address_naming_the_setting(admin_client, automa
     settings.PORTAL_OUTBOUND_ALLOW = ""
     body = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/latest/meta-data/")).content.decode()
     assert "Your settings were not saved." in body
-    assert "requests to 169.254.169.254 are refused" in body and "PORTAL_OUTBOUND_ALLOW" in body
+    assert "169.254.169.254 is a link-local address" in body and "PORTAL_OUTBOUND_ALLOW" in body
     settings.PORTAL_OUTBOUND_ALLOW = "169.254.169.254/32"
     response = admin_client.post(url(automatic_app), settings_data(tenant_url="http://169.254.169.254/scim/v2"))
     assert response.status_code == 302
