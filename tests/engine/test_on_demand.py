@@ -166,7 +166,7 @@ def test_retry_of_a_group_provisions_the_whole_group(scim_app, scim_server, grou
     [entry] = provision_on_demand(request_retry(failed))
     assert entry.status == "success" and entry.object_type == "group", entry.error_description
     assert entry.retry_of_id == failed.pk
-    assert {"name": "members", "old": "0 members", "new": "7 members (+7, −0)"} in entry.modified_properties
+    assert {"name": "members", "old": "0 members", "new": "7 members (+7, −0)", "added": 7, "removed": 0} in entry.modified_properties
 
 
 @pytest.mark.parametrize("status", ["success", "skipped"])
