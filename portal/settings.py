@@ -1,7 +1,7 @@
 """Settings from the environment, with embedded defaults that need no server.
 
-Embedded defaults (what `make run` uses): SQLite in var/portal.sqlite3 and a filesystem Celery
-broker in var/broker/ — a real broker shared by the web process, the worker and beat.
+Embedded defaults (what `make run` uses): SQLite in var/portal.sqlite3 and the embedded Celery broker
+(portal/broker.py) in var/broker.sqlite3 — a real broker shared by the web process, the worker and beat.
 Production: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis or RabbitMQ), EMAIL_* (SMTP).
 """
 
@@ -159,7 +159,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "provisioning-portal@l
 
 # Celery: the engine's runner.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# The embedded broker (portal/broker.py): one SQLite file, late acknowledgement that survives SIGKILL.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "embedded://")
+if CELERY_BROKER_URL.startswith("embedded://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "database": str(VAR_DIR / "broker.sqlite3"),
+        # On-demand provisioning is interactive: poll often (a read that finds nothing takes no lock).
+        "polling_interval": 0.1,
+    }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)

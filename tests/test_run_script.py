@@ -165,7 +165,7 @@ def children_of(pid):
 
 
 class Portal:
-    """scripts/run.py on free ports, its own SQLite and filesystem broker in a temp folder."""
+    """scripts/run.py on free ports, its own SQLite and embedded broker in a temp folder."""
 
     def __init__(self, tmp_path):
         self.port, self.scim_port = free_port(), free_port()
