@@ -1,6 +1,12 @@
 """Request checks that every view would otherwise repeat."""
 
+import time
+
 from django.shortcuts import render
+
+# Requests a page sends by itself (hx-headers on the polling regions), not the person.
+POLL_HEADER = "X-Portal-Poll"
+LAST_ACTIVITY = "portal_last_activity"
 
 
 class RejectNulCharacters:
@@ -22,4 +28,23 @@ class RejectNulCharacters:
                         "field accepts. Remove it — it usually comes from pasting binary text — and try again."
                     )
                     return render(request, "400.html", {"problem": problem}, status=400)
+        return self.get_response(request)
+
+
+class SessionIdleTimeout:
+    """A session lasts SESSION_COOKIE_AGE after the person's last request, not after sign-in.
+
+    Django's SESSION_SAVE_EVERY_REQUEST would also count a page's polling (the Overview while a cycle runs),
+    so an open tab would keep the session alive for ever. The expiry moves on at most once a minute.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if session is not None and request.user.is_authenticated and POLL_HEADER not in request.headers:
+            now = int(time.time())
+            if now - session.get(LAST_ACTIVITY, 0) >= 60:
+                session[LAST_ACTIVITY] = now  # saved with a fresh expiry, and the cookie sent again
         return self.get_response(request)
