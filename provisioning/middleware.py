@@ -48,3 +48,8 @@ class SessionIdleTimeout:
             if now - session.get(LAST_ACTIVITY, 0) >= 60:
                 session[LAST_ACTIVITY] = now  # saved with a fresh expiry, and the cookie sent again
         return self.get_response(request)
+
+
+def note_sign_in(sender, request, user, **kwargs):
+    """Signing in is activity: the first requests after it need not save the session again."""
+    request.session[LAST_ACTIVITY] = int(time.time())
