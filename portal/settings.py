@@ -5,6 +5,7 @@ Embedded defaults (what `make run` uses): SQLite in var/portal.sqlite3 and the e
 Production: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis or RabbitMQ), EMAIL_* (SMTP).
 """
 
+import datetime
 import os
 import secrets
 import sys
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_filters",
+    "axes",
     "provisioning",
 ]
 
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "provisioning.middleware.RejectNulCharacters",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -154,6 +158,17 @@ PORTAL_SESSION_IDLE_MINUTES = int(os.environ.get("PORTAL_SESSION_IDLE_MINUTES", 
 SESSION_COOKIE_AGE = PORTAL_SESSION_IDLE_MINUTES * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# Sign-in throttling (django-axes): after PORTAL_SIGN_IN_FAILURES failed attempts for one user name from one
+# address, that pair is refused for PORTAL_SIGN_IN_LOCKOUT_MINUTES after the last attempt (others can still
+# sign in, so nobody locks an administrator out from elsewhere). A success clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("PORTAL_SIGN_IN_FAILURES", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("PORTAL_SIGN_IN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not stored
+AXES_LOCKOUT_CALLABLE = "provisioning.views.sign_in.locked_out"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "apps:list"
@@ -287,11 +302,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"client_errors_without_traceback": {"()": "portal.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # httpx logs request lines at INFO; keep them at WARNING so query strings stay out of the log.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # A 403 (and every 4xx) is a warning line, not a traceback.
+        "django.request": {"filters": ["client_errors_without_traceback"]},
     },
 }
