@@ -1,6 +1,6 @@
 """URL map. Each area's routes live beside its views (provisioning/views/<area>.py: `urlpatterns`)."""
 
-from provisioning.views import applications, assignments, logs, mappings, on_demand, overview, settings_page
+from provisioning.views import applications, assignments, audit, logs, mappings, on_demand, overview, settings_page
 
 app_name = "apps"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     *on_demand.urlpatterns,
     *logs.urlpatterns,
     *mappings.urlpatterns,
+    *audit.urlpatterns,
 ]

@@ -1,5 +1,6 @@
 from .apps import Application
 from .assignments import Assignment
+from .audit import AuditEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
@@ -18,6 +19,7 @@ from .runs import (
 __all__ = [
     "Application",
     "Assignment",
+    "AuditEntry",
     "AttributeMapping",
     "CycleChunk",
     "DeletedDirectoryObject",
