@@ -266,6 +266,9 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-cycles": {"task": "provisioning.tasks.start_due_cycles",
                          "schedule": float(os.environ.get("PROVISIONING_BEAT_SECONDS", "15"))},
 }
+# Provisioning logs and audit entries are kept this many days (Entra: 30), pruned hourly in batches.
+PORTAL_LOG_RETENTION_DAYS = int(os.environ.get("PORTAL_LOG_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["prune-old-entries"] = {"task": "provisioning.tasks.prune_old_entries", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Minutes between cycles for a new app (each app has its own setting; Entra: a fixed 40).
 PROVISIONING_INTERVAL_MINUTES = int(os.environ.get("PROVISIONING_INTERVAL_MINUTES", "40"))
