@@ -38,9 +38,21 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
-# Secrets at rest (the app's Secret Token) are encrypted with this key; defaults to one derived
-# from SECRET_KEY. Set it explicitly in production so rotating SECRET_KEY keeps tokens readable.
+# Secrets at rest (the app's Secret Token) are encrypted with PORTAL_ENCRYPTION_KEY (set it in production, kept
+# apart from the database); else with the key in a file of its own, var/encryption_key (0600), made once here.
+# PORTAL_ENCRYPTION_OLD_KEYS (comma-separated) are still accepted for reading, during `rotate_encryption_key`.
 PORTAL_ENCRYPTION_KEY = os.environ.get("PORTAL_ENCRYPTION_KEY", "")
+PORTAL_ENCRYPTION_OLD_KEYS = [k for k in os.environ.get("PORTAL_ENCRYPTION_OLD_KEYS", "").split(",") if k]
+PORTAL_ENCRYPTION_KEY_FILE = VAR_DIR / "encryption_key"
+if not PORTAL_ENCRYPTION_KEY and not PORTAL_ENCRYPTION_KEY_FILE.exists():
+    try:
+        _descriptor = os.open(PORTAL_ENCRYPTION_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it just now
+        pass
+    else:
+        with os.fdopen(_descriptor, "w") as _file:
+            _file.write(secrets.token_urlsafe(32) + "\n")
+        del _descriptor, _file
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
