@@ -7,7 +7,7 @@ worker is SIGKILLed before it acknowledges is lost — late acknowledgement only
 
 Here a message stays in its table until it is acknowledged. Taking one marks it with its consumer's owner
 token in the same IMMEDIATE transaction that finds it, so no two consumers get the same message. An
-owner is a process holding an exclusive flock on a file named after its token; the kernel drops the lock
+owner is a process holding an exclusive lock on a file named after its token; the kernel drops the lock
 when the process dies however it dies, and the next consumer that polls hands that owner's messages back
 to their queues (redelivered). A rejected message with requeue goes back the same way; a clean shutdown
 releases what it held. Exchange bindings are rows too, so fanout (Celery's remote control) reaches every
@@ -63,7 +63,7 @@ Binding = namedtuple("Binding", ("routing_key", "pattern", "queue"))
 
 
 class Owner:
-    """This process as a consumer: a token and the flock that says it is alive (one per process)."""
+    """This process as a consumer: a token and the lock that says it is alive (one per process)."""
 
     _lock = threading.Lock()
     _current = None  # (pid, Owner)
@@ -73,11 +73,13 @@ class Owner:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{self.token}.lock"
         self._file = self.path.open("w")
-        fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # A POSIX record lock, not flock: a forked child (a prefork pool process) does not inherit it, so an
+        # orphaned child cannot keep a dead worker's messages held.
+        fcntl.lockf(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     @classmethod
     def of_this_process(cls, folder):
-        # A forked child (prefork pool) inherits the parent's lock; it gets a token of its own if it consumes.
+        # A forked child (prefork pool) holds no lock of the parent's: it gets a token of its own if it consumes.
         with cls._lock:
             if cls._current is None or cls._current[0] != os.getpid():
                 cls._current = (os.getpid(), cls(folder))
@@ -85,16 +87,17 @@ class Owner:
 
 
 def owner_is_alive(folder, token):
-    """False when no process holds the owner's flock any more (it died, or stopped)."""
+    """False when no process holds the owner's lock any more (it died, or stopped). Never ask about this
+    process's own token: POSIX locks do not conflict within a process, and closing the file would drop it."""
     path = folder / f"{token}.lock"
     try:
-        file = path.open("r")
+        file = path.open("r+")
     except FileNotFoundError:
         return False
     with file:
         try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
             return True
         # Dead: its file goes; its token is never used again.
         path.unlink(missing_ok=True)
@@ -285,8 +288,9 @@ class Channel(virtual.Channel):
         self._recovered_at = now
         with self._db_lock:
             owners = [row[0] for row in self._db.execute("SELECT DISTINCT owner FROM message WHERE owner IS NOT NULL")]
+        mine = Owner._current[1].token if Owner._current and Owner._current[0] == os.getpid() else None
         for token in owners:
-            if not owner_is_alive(self.owners_folder, token):
+            if token != mine and not owner_is_alive(self.owners_folder, token):
                 self._write(lambda db: db.execute(
                     "UPDATE message SET owner = NULL, redelivered = 1 WHERE owner = ?", (token,)))
 
