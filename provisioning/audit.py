@@ -78,7 +78,7 @@ def diff(before, after):
         old, new = before.get(name, ("", None)), after.get(name, ("", None))
         if old[1] is not None or new[1] is not None:  # a secret: compare what is stored, show nothing of it
             if old[1] != new[1]:
-                changed.append({"name": name, "old": "", "new": CHANGED if new[1] else "removed"})
+                changed.append({"name": name, "old": "set" if old[1] else "not set", "new": CHANGED if new[1] else "removed"})
         elif old[0] != new[0]:
             changed.append({"name": name, "old": old[0], "new": new[0]})
     return changed

@@ -44,7 +44,7 @@ def test_saving_credentials_records_old_and_new_and_a_secret_only_as_changed(adm
     assert entry.get_category_display() == "ApplicationManagement"
     changed = changes_of(entry)
     assert changed["Tenant URL"] == (old_url, "https://other.example.com/scim/v2")
-    assert changed["Secret Token"] == ("", "changed")
+    assert changed["Secret Token"] == ("set", "changed")
     stored = json.dumps(entry.modified_properties) + entry.target
     assert TOKEN not in stored and NEW_TOKEN not in stored and "gAAAA" not in stored  # nor the ciphertext
 

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from provisioning import audit
 from tests import factories
 from tests.browser.test_admin_path import PASSWORD, open_page, shot  # noqa: F401  (open_page is a fixture)
 
@@ -24,6 +25,9 @@ def test_pages_work_under_the_csp_with_no_violation(live_server, open_page):  # 
     admin = factories.AdministratorFactory(username="csp-admin")
     app = factories.ApplicationFactory(name="CSP check")
     factories.DirectoryUserFactory()
+    audit.record("Update provisioning settings", by=admin, application=app, category=audit.Category.APPLICATION,
+                 changes=[{"name": "Tenant URL", "old": "https://old.example.com/scim/v2", "new": "https://new.example.com/scim/v2"},
+                          {"name": "Secret Token", "old": "set", "new": "changed"}])
     page = open_page()
     problems = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} {m.location.get('url')}")
@@ -73,6 +77,10 @@ def test_pages_work_under_the_csp_with_no_violation(live_server, open_page):  # 
     assert page.url.endswith(reverse("apps:mappings", args=[app.pk, "user"]))
 
     visit(reverse("apps:scoping", args=[app.pk, "user"]), "scoping")
+    visit(reverse("apps:audit"), "audit-logs")
+    page.select_option("#id_category", "application")
+    page.wait_for_url(re.compile(r"category=application"))
+    assert page.get_by_text("Update provisioning settings").is_visible()
     visit("/admin/", "django-admin")
     visit("/admin/provisioning/directoryuser/", "django-admin-users")
     problems.extend(page.evaluate("window.__violations"))
