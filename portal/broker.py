@@ -286,6 +286,11 @@ class Channel(virtual.Channel):
         if now - self._recovered_at < RECOVER_SECONDS:
             return
         self._recovered_at = now
+        # Expired messages of queues nobody reads any more (a stopped worker's control queue) go too.
+        with self._db_lock:
+            expired = self._db.execute("SELECT 1 FROM message WHERE owner IS NULL AND expires_at < ? LIMIT 1", (time.time(),)).fetchone()
+        if expired:
+            self._write(lambda db: db.execute("DELETE FROM message WHERE owner IS NULL AND expires_at < ?", (time.time(),)))
         with self._db_lock:
             owners = [row[0] for row in self._db.execute("SELECT DISTINCT owner FROM message WHERE owner IS NOT NULL")]
         mine = Owner._current[1].token if Owner._current and Owner._current[0] == os.getpid() else None

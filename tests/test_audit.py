@@ -102,6 +102,22 @@ def test_assignments_start_stop_restart_and_imports_are_recorded(admin_client, a
     assert "1 created" in changes_of(imported)["Result"][1]
 
 
+def test_a_new_application_is_recorded_from_the_portal_and_from_create_app(admin_client, tmp_path):
+    admin_client.post(reverse("apps:create"), {"name": "Slack"})
+    [added] = entries(activity="Add application")
+    assert added.application.name == "Slack" and changes_of(added)["name"] == ("", "Slack")
+
+    from django.core.management import call_command
+
+    token_file = tmp_path / "token"
+    token_file.write_text("a-real-token-value-123\n")
+    call_command("create_app", "Zoom", "--tenant-url", "https://zoom.example.com/scim/v2", "--token-file", str(token_file))
+    zoom = entries(activity="Add application")[1]
+    assert zoom.initiated_by == "manage.py create_app"
+    assert changes_of(zoom)["Secret Token"] == ("not set", "changed")
+    assert "a-real-token-value-123" not in json.dumps(zoom.modified_properties)
+
+
 @pytest.fixture
 def some_entries(app):
     other = factories.ApplicationFactory(name="Slack")
