@@ -77,12 +77,20 @@ class Owner:
         # orphaned child cannot keep a dead worker's messages held.
         fcntl.lockf(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
+    @staticmethod
+    def sweep(folder, keep):
+        """Remove the files of owners that are gone (a worker that stopped holding nothing leaves one)."""
+        for path in folder.glob("*.lock"):
+            if path.stem != keep:
+                owner_is_alive(folder, path.stem)
+
     @classmethod
     def of_this_process(cls, folder):
         # A forked child (prefork pool) holds no lock of the parent's: it gets a token of its own if it consumes.
         with cls._lock:
             if cls._current is None or cls._current[0] != os.getpid():
                 cls._current = (os.getpid(), cls(folder))
+                cls.sweep(folder, keep=cls._current[1].token)
             return cls._current[1]
 
 

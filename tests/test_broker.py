@@ -116,6 +116,9 @@ def test_a_task_whose_worker_is_killed_is_delivered_again(broker, tmp_path):
     wait_for(lambda: "1 %d" % heir.pid in lines(done), 30, "the task ran again on the other worker", broker.started)
     assert lines(done) == [f"started 1 {doomed.pid}", f"started 1 {heir.pid}", f"1 {heir.pid}"]
     assert waiting_messages(broker) == 0
+    # The dead worker's lock file went with its messages; the living one's stays.
+    owners = broker.database.with_name("broker.sqlite3.owners")
+    assert len(list(owners.glob("*.lock"))) == 1
 
 
 def test_a_pool_process_killed_mid_task_gives_the_task_back(broker, tmp_path):
