@@ -73,6 +73,20 @@ def test_the_other_pages_too(admin_crawler, url):
         assert_no_inline_script(response, url)
 
 
+def test_every_admin_page_sends_them(admin_crawler):
+    from django.contrib import admin
+
+    urls = []
+    for model in admin.site._registry:
+        meta = model._meta
+        urls += [reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"), reverse(f"admin:{meta.app_label}_{meta.model_name}_add")]
+    assert len(urls) >= 10
+    for url in urls:
+        response = admin_crawler.get(url)
+        assert response.status_code in (200, 403), url
+        assert_headers(response, url)
+
+
 def test_signed_out_pages_and_redirects_send_them(client):
     for url in ("/", "/login/"):
         assert_headers(client.get(url), url)

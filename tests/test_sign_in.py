@@ -69,3 +69,13 @@ def test_a_403_is_one_warning_line_without_a_traceback(caplog):
     assert record.levelname == "WARNING" and record.exc_info is None
     assert record.getMessage() == "Forbidden (Permission denied): /apps/new/ (user hal): Only Administrators can do this."
     assert "Traceback" not in caplog.text
+
+
+def test_a_csrf_refusal_is_one_warning_line_too(admin_user, caplog):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    caplog.set_level(logging.WARNING)
+    assert client.post("/apps/new/", {"name": "Slack"}).status_code == 403
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("django.")]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert "Forbidden (CSRF" in record.getMessage()
