@@ -1,7 +1,7 @@
 """Provisioning cycles at scale, through real Celery workers, against the physical limit in the same run.
 
     .venv/bin/python bench/bench_cycle.py                      # 10,000 users + 500 groups, PostgreSQL + Redis
-    .venv/bin/python bench/bench_cycle.py --embedded           # the same on SQLite + the filesystem broker
+    .venv/bin/python bench/bench_cycle.py --embedded           # the same on SQLite + the embedded broker
     .venv/bin/python bench/bench_cycle.py --users 100000 --cases rss
     .venv/bin/python bench/bench_cycle.py --cases initial --profile
 
@@ -76,7 +76,7 @@ def configure(args):
     env = {"PORTAL_VAR_DIR": str(var), "PORTAL_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:8]}-", "LOG_LEVEL": "WARNING"}
     if args.embedded:
         env["DATABASE_URL"] = f"sqlite:///{var / 'bench.sqlite3'}"
-        env["CELERY_BROKER_URL"] = "filesystem://"
+        env["CELERY_BROKER_URL"] = "embedded://"
     else:
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {PG_DATABASE}"], check=True)
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {PG_DATABASE}"], check=True)
@@ -370,7 +370,7 @@ def incremental(result, label, timeout, expect_zero=False):
 def main():
     args = parse_args()
     env = configure(args)
-    mode = "SQLite + filesystem broker (embedded defaults)" if args.embedded else "PostgreSQL + Redis"
+    mode = "SQLite + the embedded broker (embedded defaults)" if args.embedded else "PostgreSQL + Redis"
     print(f"bench_cycle: {mode}; {os.cpu_count()} cores; concurrency {args.concurrency}; cases {', '.join(args.cases)}")
     directory = load_directory(args)
 

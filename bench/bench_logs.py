@@ -221,9 +221,7 @@ def generate(rows, connection):
     initial_size = min(len(identities), rows // 10)
     per_cycle = max(1, (rows - initial_size - ON_DEMAND_RUNS) // (CYCLES - 1))
     cycles = ProvisioningCycle.objects.bulk_create(
-        ProvisioningCycle(application=app, kind="initial" if n == 0 else "incremental", state="completed",
-                          total_units=initial_size if n == 0 else per_cycle,
-                          completed_units=initial_size if n == 0 else per_cycle)
+        ProvisioningCycle(application=app, kind="initial" if n == 0 else "incremental", state="completed")
         for n in range(CYCLES)
     )
     admin = get_user_model().objects.filter(username="bench-admin").first()

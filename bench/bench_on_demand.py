@@ -3,7 +3,7 @@
 Measures what the admin waits for: the request is validated and queued exactly as the view does it,
 a real Celery worker process picks it up from the broker, runs the five steps against a real
 scim2-server, and the run is complete in the database (what the page's next poll shows).
-Uses the embedded defaults (SQLite + filesystem broker in a temp dir) unless DATABASE_URL /
+Uses the embedded defaults (SQLite + the embedded broker in a temp dir) unless DATABASE_URL /
 CELERY_BROKER_URL are set. Target (DESIGN.md): < 1 s. Entra: "typically less than 30 seconds".
 
     .venv/bin/python bench/bench_on_demand.py [runs]
@@ -89,7 +89,7 @@ def main():
                 assert state == OnDemandRun.State.COMPLETED
             return timings
 
-        broker = os.environ.get("CELERY_BROKER_URL", "filesystem:// (embedded)")
+        broker = os.environ.get("CELERY_BROKER_URL", "embedded://")
         database = django.db.connection.vendor
         created = measure(users[:runs], through_worker=True)
         unchanged = measure(users[:runs], through_worker=True)

@@ -22,6 +22,7 @@ target starts empty. expected_user() / expected_group() are the bodies, and what
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import subprocess
@@ -453,10 +454,12 @@ def start_target(no_bulk: bool = False, *, token: str | None = None, threads: in
     last_error = None
     for _attempt in range(3):  # the free port may be taken between the probe and the bind
         port = free_port()
-        args = [sys.executable, str(TARGET_SCRIPT), "--port", str(port), "--token", token, "--threads", str(threads)]
+        args = [sys.executable, str(TARGET_SCRIPT), "--port", str(port), "--threads", str(threads)]
         if no_bulk:
             args.append("--no-bulk")
-        process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The token in the environment, not the command line (`ps` shows that to everyone).
+        process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   env={**os.environ, "SCIM_TARGET_TOKENS": token})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:

@@ -1,16 +1,18 @@
 """Settings from the environment, with embedded defaults that need no server.
 
-Embedded defaults (what `make run` uses): SQLite in var/portal.sqlite3 and a filesystem Celery
-broker in var/broker/ — a real broker shared by the web process, the worker and beat.
+Embedded defaults (what `make run` uses): SQLite in var/portal.sqlite3 and the embedded Celery broker
+(portal/broker.py) in var/broker.sqlite3 — a real broker shared by the web process, the worker and beat.
 Production: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis or RabbitMQ), EMAIL_* (SMTP).
 """
 
+import datetime
 import os
 import secrets
 import sys
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -36,9 +38,21 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
-# Secrets at rest (the app's Secret Token) are encrypted with this key; defaults to one derived
-# from SECRET_KEY. Set it explicitly in production so rotating SECRET_KEY keeps tokens readable.
+# Secrets at rest (the app's Secret Token) are encrypted with PORTAL_ENCRYPTION_KEY (set it in production, kept
+# apart from the database); else with the key in a file of its own, var/encryption_key (0600), made once here.
+# PORTAL_ENCRYPTION_OLD_KEYS (comma-separated) are still accepted for reading, during `rotate_encryption_key`.
 PORTAL_ENCRYPTION_KEY = os.environ.get("PORTAL_ENCRYPTION_KEY", "")
+PORTAL_ENCRYPTION_OLD_KEYS = [k for k in os.environ.get("PORTAL_ENCRYPTION_OLD_KEYS", "").split(",") if k]
+PORTAL_ENCRYPTION_KEY_FILE = VAR_DIR / "encryption_key"
+if not PORTAL_ENCRYPTION_KEY and not PORTAL_ENCRYPTION_KEY_FILE.exists():
+    try:
+        _descriptor = os.open(PORTAL_ENCRYPTION_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it just now
+        pass
+    else:
+        with os.fdopen(_descriptor, "w") as _file:
+            _file.write(secrets.token_urlsafe(32) + "\n")
+        del _descriptor, _file
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -60,21 +74,27 @@ INSTALLED_APPS = [
     "django_filters",
     # Django Ninja: only for its templates and Swagger UI static files (the API docs page, served from here).
     "ninja",
+    "axes",
     "provisioning",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Early, so that answers from the middleware below (the 400 for a NUL character) carry it too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "provisioning.middleware.SessionIdleTimeout",
     "provisioning.middleware.RejectNulCharacters",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -125,6 +145,52 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Security headers on every answer (tests/test_security_headers.py crawls every page for them). The CSP is
+# Django's own (SECURE_CSP): scripts and styles from this site only, so no inline script, handler or style
+# (static/js/portal.js reads data attributes instead), and no framing.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Served over HTTPS (PORTAL_HTTPS=true): cookies only over HTTPS, and plain HTTP redirected. HSTS is sent on
+# HTTPS answers only (SecurityMiddleware), so it is on by default and harmless on plain HTTP.
+PORTAL_HTTPS = env_bool("PORTAL_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PORTAL_HTTPS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PORTAL_HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+if env_bool("PORTAL_TRUST_X_FORWARDED_PROTO", False):
+    # Behind a reverse proxy that ends TLS and says so in X-Forwarded-Proto (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A session ends after this many minutes without a request from the person (provisioning/middleware.py:
+# the pages' own polling does not count), and at once on a password change (Django checks the password
+# hash stored in the session).
+PORTAL_SESSION_IDLE_MINUTES = int(os.environ.get("PORTAL_SESSION_IDLE_MINUTES", str(8 * 60)))
+SESSION_COOKIE_AGE = PORTAL_SESSION_IDLE_MINUTES * 60
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Sign-in throttling (django-axes): after PORTAL_SIGN_IN_FAILURES failed attempts for one user name from one
+# address, that pair is refused for PORTAL_SIGN_IN_LOCKOUT_MINUTES after the last attempt (others can still
+# sign in, so nobody locks an administrator out from elsewhere). A success clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("PORTAL_SIGN_IN_FAILURES", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("PORTAL_SIGN_IN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not stored
+AXES_LOCKOUT_CALLABLE = "provisioning.views.sign_in.locked_out"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "apps:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -168,7 +234,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "provisioning-portal@l
 
 # Celery: the engine's runner.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# The embedded broker (portal/broker.py): one SQLite file, late acknowledgement that survives SIGKILL.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "embedded://")
+if CELERY_BROKER_URL.startswith("embedded://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "database": str(VAR_DIR / "broker.sqlite3"),
+        # On-demand provisioning is interactive: poll often (a read that finds nothing takes no lock).
+        "polling_interval": 0.1,
+    }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -214,6 +287,9 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-cycles": {"task": "provisioning.tasks.start_due_cycles",
                          "schedule": float(os.environ.get("PROVISIONING_BEAT_SECONDS", "15"))},
 }
+# Provisioning logs and audit entries are kept this many days (Entra: 30), pruned hourly in batches.
+PORTAL_LOG_RETENTION_DAYS = int(os.environ.get("PORTAL_LOG_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["prune-old-entries"] = {"task": "provisioning.tasks.prune_old_entries", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Minutes between cycles for a new app (each app has its own setting; Entra: a fixed 40).
 PROVISIONING_INTERVAL_MINUTES = int(os.environ.get("PROVISIONING_INTERVAL_MINUTES", "40"))
@@ -257,11 +333,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"client_errors_without_traceback": {"()": "portal.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # httpx logs request lines at INFO; keep them at WARNING so query strings stay out of the log.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # A 403 (and every 4xx) is a warning line, not a traceback.
+        "django.request": {"filters": ["client_errors_without_traceback"]},
     },
 }

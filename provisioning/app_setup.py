@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from provisioning import audit
 from provisioning.defaults import install_default_mappings
 from provisioning.models import Application, Assignment, DirectoryUser
 from provisioning.scim.outbound import url_refusal
@@ -58,7 +59,9 @@ def create_application(name: str, *, tenant_url: str, token: str, scope: str = A
             app.prevent_accidental_deletions = deletion_threshold > 0
             app.deletion_threshold = deletion_threshold or app.deletion_threshold
         app.set_secret_token(token)
-        app.save()
+        with audit.changes(None, "Add application", by="manage.py create_app", category=audit.Category.APPLICATION) as watched:
+            app.save()
+            watched.obj = app
         install_default_mappings(app)
         assigned = 0
         if assign_all:

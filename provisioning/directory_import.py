@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from provisioning import csv_import
+from provisioning import audit, csv_import
 from provisioning.csv_import import control_character_problem, mail_problem, upn_problem
 from provisioning.directory_changes import touch_groups, touch_members_of, touch_users
 from provisioning.models import DirectoryGroup, DirectoryUser
@@ -690,12 +690,21 @@ def _json_key(value):
     return json.dumps(value or {}, sort_keys=True)
 
 
-def import_directory(data: bytes | str, *, name: str = "", prune: bool = False, dry_run: bool = False):
+def import_directory(data: bytes | str, *, name: str = "", prune: bool = False, dry_run: bool = False, by="manage.py import_directory"):
     """Create or update directory users and groups from JSON (see the module docstring) or users from CSV.
 
     name is the file's name, a hint for telling JSON from CSV. Returns a DirectoryImportResult, or for a
-    CSV file the csv_import.ImportResult (the same result `manage.py import_users` reports).
+    CSV file the csv_import.ImportResult (the same result `manage.py import_users` reports). An import that
+    wrote something is in the audit log, by `by`.
     """
+    result = _import_directory(data, name=name, prune=prune, dry_run=dry_run)
+    if not dry_run and not result.file_errors:
+        audit.record("Import directory", by=by, category=audit.Category.DIRECTORY, target=name or "standard input",
+                     changes=[{"name": "Result", "old": "", "new": result.summary()}])
+    return result
+
+
+def _import_directory(data, *, name, prune, dry_run):
     if not looks_like_json(data, name):
         if prune:
             result = csv_import.ImportResult(dry_run=dry_run)

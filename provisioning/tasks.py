@@ -10,7 +10,7 @@ one chunk, advances the cycle and sends the next workers, so on-demand runs inte
 from celery import shared_task
 
 from provisioning.engine import cycle as cycles
-from provisioning import webhook_sender
+from provisioning import retention, webhook_sender
 from provisioning.engine import changes, dry_run, on_demand
 from provisioning.models import OnDemandRun
 
@@ -93,3 +93,9 @@ def start_due_cycles():
 def _send_workers(cycle_id, count):
     for _ in range(count):
         run_cycle_chunk.delay(cycle_id)
+
+
+@shared_task(time_limit=3600)
+def prune_old_entries():
+    """Provisioning logs and audit entries past PORTAL_LOG_RETENTION_DAYS (beat, hourly)."""
+    retention.prune_old_entries()

@@ -2,7 +2,9 @@
 
 Prepares the database (migrate, logins, static files), starts the demo SCIM target, loads the demo
 directory and app, then runs the web server, a Celery worker and Celery beat. Ctrl-C (or SIGTERM)
-stops them all; if one of them dies, the others are stopped and the message names it.
+stops them all. A worker or beat that dies is started again after a pause that grows with each crash in a
+row (a line says so); if the web server or the demo target dies, the others are stopped and the message
+names it.
 
 Environment: PORT (web, default 8000), DEMO_SCIM_PORT (demo target, default 8081), PORTAL_VAR_DIR
 (data folder, default ./var), plus everything portal/settings.py reads.
@@ -27,6 +29,11 @@ PYTHON = sys.executable
 MANAGE = [PYTHON, str(ROOT / "manage.py")]
 STOP_TIMEOUT_SECONDS = 15
 START_TIMEOUT_SECONDS = 60
+# Restarts of a crashed worker or beat: 1 s, 2 s, 4 s … at most a minute; a child that ran this long
+# before it died starts the count again.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 60.0
+RESTART_RESET_AFTER_SECONDS = 60.0
 
 
 class Interrupted(BaseException):
@@ -46,7 +53,16 @@ class Child:
     name: str
     label: str  # the prefix of its output lines
     process: subprocess.Popen
+    command: list
+    ready_text: str | None = None
+    restart: bool = False  # started again when it dies, instead of stopping the portal
     ready: threading.Event = field(default_factory=threading.Event)
+    started_at: float = field(default_factory=time.monotonic)
+    crashes: int = 0  # in a row, for the backoff
+    restart_at: float | None = None
+
+    def backoff(self):
+        return min(RESTART_FIRST_SECONDS * 2 ** (self.crashes - 1), RESTART_MAX_SECONDS)
 
 
 def exit_text(returncode):
@@ -59,9 +75,9 @@ def say(message=""):
     print(message, flush=True)
 
 
-def load_demo_data_args(tenant_url, token):
-    # "--token=…" in one word: a generated token may start with "-", which argparse would read as an option.
-    return [f"--tenant-url={tenant_url}", f"--token={token}"]
+def load_demo_data_args(tenant_url, token_file):
+    # The token stays in its file: a command line is readable by every user of the machine (ps).
+    return [f"--tenant-url={tenant_url}", f"--token-file={token_file}"]
 
 
 def port_from_env(variable, default):
@@ -114,32 +130,62 @@ class Supervisor:
             raise StartupError(f"'manage.py {args[0]}' failed (exit code {result.returncode}): see its messages above.")
         return result.stdout
 
-    def start(self, name, label, command, ready_text=None):
+    def _spawn(self, command):
         # A session of its own: the terminal's Ctrl-C reaches only us, and we stop children in order.
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="replace", bufsize=1, start_new_session=True,
         )
-        child = Child(name, label, process)
+
+    def start(self, name, label, command, ready_text=None, restart=False):
+        child = Child(name, label, self._spawn(command), command, ready_text, restart)
         self.children.append(child)
-        threading.Thread(target=self._relay, args=(child, ready_text), daemon=True).start()
+        threading.Thread(target=self._relay, args=(child, child.process), daemon=True).start()
         return child
 
-    def _relay(self, child, ready_text):
+    def _relay(self, child, process):
         label = f"{child.label:>6} | "
-        for line in child.process.stdout:
-            if ready_text and ready_text in line:
+        for line in process.stdout:
+            if child.ready_text and child.ready_text in line:
                 child.ready.set()
             sys.stdout.write(label + line)
             sys.stdout.flush()
 
+    def _restart_later(self, child):
+        now = time.monotonic()
+        if now - child.started_at >= RESTART_RESET_AFTER_SECONDS:
+            child.crashes = 0
+        child.crashes += 1
+        delay = child.backoff()
+        child.restart_at = now + delay
+        say(f"The {child.name} exited unexpectedly ({exit_text(child.process.returncode)}): starting it again in {delay:g} s "
+            f"(crash {child.crashes} in a row). See its messages above.")
+
+    def _restart(self, child):
+        # What it left in its process group (a prefork pool's children) goes first, or they would hold its tasks.
+        try:
+            os.killpg(child.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        child.restart_at = None
+        child.ready.clear()
+        child.process = self._spawn(child.command)
+        child.started_at = time.monotonic()
+        threading.Thread(target=self._relay, args=(child, child.process), daemon=True).start()
+        say(f"The {child.name} started again (process {child.process.pid}).")
+
     def watch(self):
-        """Block until a child exits; that is never expected while running."""
+        """Block until a child that is not restarted exits; restart the worker and beat when they die."""
         while True:
             for child in self.children:
-                if child.process.poll() is not None:
-                    return child
-            time.sleep(0.5)
+                if child.restart_at is not None:
+                    if time.monotonic() >= child.restart_at:
+                        self._restart(child)
+                elif child.process.poll() is not None:
+                    if not child.restart:
+                        return child
+                    self._restart_later(child)
+            time.sleep(0.2)
 
     def stop_all(self):
         """Stop the children, newest first (web before worker, the SCIM target last, so it saves last)."""
@@ -176,7 +222,7 @@ class Supervisor:
         self.manage("collectstatic", "--noinput", "-v", "0")
 
         say(f"== Starting the demo SCIM target on port {scim_port}")
-        token = demo_target.ensure_token(var_dir / "demo_target_token")
+        demo_target.ensure_token(var_dir / "demo_target_token")
         target = self.start(
             "demo SCIM target", "scim",
             [PYTHON, str(ROOT / "scripts" / "demo_target.py"), "--port", str(scim_port), "--data", str(var_dir / "demo-target.json"),
@@ -186,12 +232,14 @@ class Supervisor:
         tenant_url = demo_target.tenant_url(scim_port)
 
         say("== Loading the demo directory and app")
-        self.manage("load_demo_data", *load_demo_data_args(tenant_url, token))
+        self.manage("load_demo_data", *load_demo_data_args(tenant_url, var_dir / "demo_target_token"))
 
         say(f"== Starting the web server on port {port}, the Celery worker and beat")
-        worker = self.start("Celery worker", "worker", [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "INFO"],
-                            ready_text=" ready.")
-        self.start("Celery beat", "beat", [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "INFO"])
+        # One worker: gossip, mingle and heartbeats are for clusters, and would leave messages for workers long gone.
+        worker = self.start("Celery worker", "worker", [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "INFO",
+                                                        "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                            ready_text=" ready.", restart=True)
+        self.start("Celery beat", "beat", [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "INFO"], restart=True)
         web = self.start("web server", "web", [*MANAGE, "runserver", f"127.0.0.1:{port}", "--noreload"])
         wait_for_port(web, port)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -1,7 +1,7 @@
 """`make test`: runs the whole suite against real services.
 
 PostgreSQL and Redis are used when DATABASE_URL / CELERY_BROKER_URL say so (CI sets them) or, when
-unset, if they answer on 127.0.0.1; otherwise SQLite and the filesystem broker. The browser test
+unset, if they answer on 127.0.0.1; otherwise SQLite and the embedded broker. The browser test
 needs Debian's chromium, installed here when missing (Playwright's own download cannot work offline).
 """
 
@@ -42,11 +42,11 @@ def main():
         env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/portal"
     if "CELERY_BROKER_URL" not in env and reachable(6379):
         env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/15"
-    # Test runs keep their files (filesystem broker, secret key) apart from `make run`'s var/.
+    # Test runs keep their files (embedded broker, secret key) apart from `make run`'s var/.
     env.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="portal-test-"))
     # Queues of this run's own: another run (or `make run`) on the same broker must not take its tasks.
     env.setdefault("PORTAL_QUEUE_PREFIX", f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}-")
-    print(f"database: {env.get('DATABASE_URL', 'sqlite (embedded)')}; broker: {env.get('CELERY_BROKER_URL', 'filesystem (embedded)')}", flush=True)
+    print(f"database: {env.get('DATABASE_URL', 'sqlite (embedded)')}; broker: {env.get('CELERY_BROKER_URL', 'embedded://')}", flush=True)
     ensure_chromium()
     result = subprocess.run([sys.executable, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)
     # pytest's 5 means no test ran: a failure for us.

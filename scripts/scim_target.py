@@ -9,7 +9,7 @@ empty target, created on its first request. Beside SCIM it answers, for the test
 
 It listens on 127.0.0.1 only, and stops by itself when the process that started it ends.
 
-    python scripts/scim_target.py --port 8090 --token secret [--threads 8] [--no-bulk] [--latency-ms 20]
+    SCIM_TARGET_TOKENS=secret python scripts/scim_target.py --port 8090 [--threads 8] [--no-bulk] [--latency-ms 20]
 """
 
 import argparse
@@ -93,15 +93,20 @@ def stop_with_parent():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--token", action="append", default=[], help="accepted bearer token (repeatable)")
+    parser.add_argument("--token", action="append", default=[],
+                        help="accepted bearer token (repeatable); better in SCIM_TARGET_TOKENS (comma-separated), "
+                             "which `ps` does not show to other users")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--no-bulk", action="store_true", help="announce bulk as not supported")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="wait this long before answering each SCIM request")
     args = parser.parse_args(argv)
+    tokens = args.token + [t for t in os.environ.get("SCIM_TARGET_TOKENS", "").split(",") if t]
+    if not tokens:
+        parser.error("give the accepted bearer token in SCIM_TARGET_TOKENS (or --token)")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" on every burst
     stop_with_parent()
-    app = build_app(args.token, bulk=not args.no_bulk, latency=args.latency_ms / 1000)
+    app = build_app(tokens, bulk=not args.no_bulk, latency=args.latency_ms / 1000)
     print(f"serving on http://127.0.0.1:{args.port}", flush=True)
     waitress.serve(app, host="127.0.0.1", port=args.port, threads=args.threads, connection_limit=256,
                    channel_timeout=300, ident="scim2-server", _quiet=True)

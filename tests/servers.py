@@ -69,10 +69,11 @@ class ScimServer:
 def start_scim_server(token="test-token", extra_args=()):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(TARGET_SCRIPT), "--port", str(port), "--token", token, *extra_args],
+        [sys.executable, str(TARGET_SCRIPT), "--port", str(port), *extra_args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # The token in the environment, not the command line (`ps` shows that to everyone).
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "SCIM_TARGET_TOKENS": token},
     )
     try:
         wait_for_port(port, process=process)

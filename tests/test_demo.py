@@ -120,11 +120,14 @@ def test_rerun_keeps_admin_edits_but_follows_the_target(loaded):
     assert DirectoryUser.objects.get(user_principal_name="yuki.tanaka@contoso.example").manager.user_principal_name == "lukasz.zolc@contoso.example"
 
 
-def test_command_loads_and_reports(db, capsys):
-    call_command("load_demo_data", "--tenant-url", TENANT_URL, "--token", "t0k")
+def test_command_loads_and_reports(db, capsys, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("t0k\n")
+    call_command("load_demo_data", "--tenant-url", TENANT_URL, "--token-file", str(token_file))
     out = capsys.readouterr().out
     assert f"{len(demo.PEOPLE)} users created" in out and "created (Provisioning Status Off" in out
-    call_command("load_demo_data", "--tenant-url", TENANT_URL, "--token", "t0k")
+    assert Application.objects.get().get_secret_token() == "t0k"
+    call_command("load_demo_data", "--tenant-url", TENANT_URL, "--token-file", str(token_file))
     out = capsys.readouterr().out
     assert "0 users created" in out and "unchanged" in out
 
@@ -132,8 +135,10 @@ def test_command_loads_and_reports(db, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tenant-url", TENANT_URL], "Pass both --tenant-url and --token"),
-        (["--tenant-url", "127.0.0.1:8081", "--token", "x"], "is not an http(s) URL"),
+        (["--tenant-url", TENANT_URL], "Pass both --tenant-url and --token-file"),
+        (["--tenant-url", "127.0.0.1:8081", "--token-file", __file__], "is not an http(s) URL"),
+        (["--tenant-url", TENANT_URL, "--token-file", "/nonexistent/token"], "cannot read it"),
+        (["--tenant-url", TENANT_URL, "--token-file", "/dev/null"], "is empty"),
     ],
 )
 def test_command_refuses_bad_options(db, args, message):

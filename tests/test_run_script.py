@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -165,7 +166,7 @@ def children_of(pid):
 
 
 class Portal:
-    """scripts/run.py on free ports, its own SQLite and filesystem broker in a temp folder."""
+    """scripts/run.py on free ports, its own SQLite and embedded broker in a temp folder."""
 
     def __init__(self, tmp_path):
         self.port, self.scim_port = free_port(), free_port()
@@ -182,6 +183,16 @@ class Portal:
             if "Press Ctrl-C to stop." in line:
                 return self
         raise AssertionError("run.py stopped before it was ready:\n" + "".join(self.lines))
+
+    def read_until(self, text, timeout=60):
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if text in line:
+                return
+            if time.monotonic() > deadline:
+                break
+        raise AssertionError(f"run.py did not print {text!r}:\n" + "".join(self.lines[-60:]))
 
     def finish(self):
         self.lines.extend(self.process.stdout)
@@ -226,11 +237,29 @@ def test_make_run_starts_stops_and_keeps_data(tmp_path):
         assert f"as admin / {password}" in output
         users = httpx.get(f"http://127.0.0.1:{again.scim_port}/scim/v2/Users", headers={"Authorization": f"Bearer {token}"}).json()
         assert [u["userName"] for u in users["Resources"]] == ["kept@contoso.example"]
-        beat = next(pid for pid, cmd in children_of(again.process.pid).items() if "portal beat" in cmd)
-        os.kill(beat, signal.SIGKILL)
+        # No child carries the demo target's token on its command line (ps shows it to every user).
+        assert not any(token in cmd for cmd in children_of(again.process.pid).values())
+
+        # A worker or beat that dies is started again, with a line that says so; a second crash in a row waits longer.
+        for name, command, waits in (("Celery beat", "portal beat", "1 s"), ("Celery worker", "portal worker", "1 s"),
+                                     ("Celery worker", "portal worker", "2 s")):
+            pid = next(pid for pid, cmd in children_of(again.process.pid).items() if command in cmd)
+            os.kill(pid, signal.SIGKILL)
+            again.read_until(f"The {name} started again")
+            output = "".join(again.lines)
+            assert f"The {name} exited unexpectedly (killed by SIGKILL): starting it again in {waits}" in output
+            assert pid not in children_of(again.process.pid)
+            if name == "Celery worker":
+                again.read_until(" ready.")
+        assert len(children_of(again.process.pid)) == 4
+        assert httpx.get(f"http://127.0.0.1:{again.port}/login/").status_code == 200
+
+        # The web server is not restarted: its death stops the portal.
+        web = next(pid for pid, cmd in children_of(again.process.pid).items() if "runserver" in cmd)
+        os.kill(web, signal.SIGKILL)
         code, output = again.finish()
         assert code == 1
-        assert "The Celery beat exited unexpectedly (killed by SIGKILL): stopping the others." in output
+        assert "The web server exited unexpectedly (killed by SIGKILL): stopping the others." in output
         assert children_of(again.process.pid) == {}
     finally:
         portal.kill()
@@ -239,14 +268,16 @@ def test_make_run_starts_stops_and_keeps_data(tmp_path):
 
 
 @pytest.mark.django_db
-def test_a_generated_token_starting_with_a_dash_reaches_load_demo_data(monkeypatch):
+def test_a_generated_token_starting_with_a_dash_reaches_load_demo_data(monkeypatch, tmp_path):
     # secrets.token_urlsafe can start with "-": passed as a separate word, argparse took it for an option.
     from django.core.management import call_command
 
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
     import run
 
-    call_command("load_demo_data", *run.load_demo_data_args("http://127.0.0.1:9/scim/v2", "-starts-with-a-dash"))
+    token_file = tmp_path / "token"
+    token_file.write_text("-starts-with-a-dash\n")
+    call_command("load_demo_data", *run.load_demo_data_args("http://127.0.0.1:9/scim/v2", token_file))
     from provisioning.models import Application
 
     assert Application.objects.get().get_secret_token() == "-starts-with-a-dash"

@@ -87,10 +87,10 @@ def _start(name, args, extra):
     return Process(name, process, log_path)
 
 
-def start_worker(name, *, env=None, concurrency=1):
+def start_worker(name, *, env=None, concurrency=1, pool=None, args=()):
     """One worker process (solo pool: the task runs in it, so SIGKILL kills the task with it)."""
-    pool = ["-P", "solo"] if concurrency == 1 else ["-P", "threads", "-c", str(concurrency)]
-    worker = _start(name, ["worker", *pool, "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "info"], env)
+    pool = ["-P", pool, "-c", str(concurrency)] if pool else ["-P", "solo"] if concurrency == 1 else ["-P", "threads", "-c", str(concurrency)]
+    worker = _start(name, ["worker", *pool, "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "info", *args], env)
     _wait_ready(worker)
     return worker
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from provisioning import webhooks
+from provisioning import audit, webhooks
 from provisioning.engine import chunks, lifecycle, planner, quarantine
 from provisioning.engine.pacing import Pacer, backoff
 from provisioning.engine.connection import test_connection
@@ -72,6 +72,7 @@ def start_provisioning(app, *, requested_by=None):
         app = Application.objects.select_for_update().get(pk=app.pk)
         active = active_cycle(app)
         _turn_on(app)
+        audit.record("Start provisioning", by=requested_by, application=app)
         if active:
             return active
         return ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=requested_by)
@@ -103,6 +104,7 @@ def stop_provisioning(app, *, requested_by=None):
         app.cycles.filter(state=RunState.QUEUED).update(state=RunState.STOPPED, finished_at=timezone.now())
         running = list(app.cycles.filter(state=RunState.RUNNING))
         app.cycles.filter(state=RunState.RUNNING).update(stop_requested=True)
+        audit.record("Stop provisioning", by=requested_by, application=app)
     for cycle in running:
         advance(cycle.pk)  # nobody working on it (all workers down): it stops now
 

@@ -8,6 +8,7 @@ import logging
 
 from django.db import transaction
 
+from provisioning import audit
 from provisioning.engine import deletion_protection, quarantine
 from provisioning.engine.cycle import advance, queue_after
 from provisioning.models import Application, Escrow, ExportState, RunState
@@ -67,6 +68,7 @@ def restart_provisioning(app, scopes=DEFAULT, *, requested_by=None):
             quarantine.lift(app, f"Restart with {', '.join(scopes)}", by=by)
         app.refresh_from_db()
         cycle = queue_after(app, requested_by=requested_by, restart_scopes=",".join(scopes), force_deletes="ForceDeletes" in scopes)
+        audit.record("Restart provisioning", by=requested_by, application=app, changes=[{"name": "Scope", "old": "", "new": ", ".join(scopes)}])
     logger.info("application %s: provisioning restarted by %s with %s", app.pk, by or "an operator", ", ".join(scopes))
     return cycle
 
@@ -82,4 +84,5 @@ def reject_deletes(app, *, requested_by=None):
     """Drop the held disables and deletes; the job stays paused until the cause is fixed and provisioning restarted."""
     if not deletion_protection.held(app).exists():
         raise RestartError("No disables or deletes are held back for this application: there is nothing to reject.")
+    audit.record("Reject held deletes", by=requested_by, application=app)
     return deletion_protection.reject(app, by=requested_by.get_username() if requested_by else "")

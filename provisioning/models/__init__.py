@@ -2,6 +2,7 @@ from .api import ApiCall, ApiToken
 from .apps import Application
 from .assignments import Assignment
 from .dry_runs import DryRun, DryRunEntry
+from .audit import AuditEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
@@ -23,6 +24,7 @@ __all__ = [
     "ApiToken",
     "Application",
     "Assignment",
+    "AuditEntry",
     "AttributeMapping",
     "CycleChunk",
     "DeletedDirectoryObject",

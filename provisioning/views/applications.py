@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
+from provisioning import audit
 from provisioning.defaults import install_default_mappings
 from provisioning.forms.applications import NewApplicationForm
 from provisioning.models import Application, ProvisioningCycle
@@ -47,7 +48,8 @@ def application_list(request):
 def application_create(request):
     form = NewApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        app = form.save()
+        with audit.changes(None, "Add application", by=request.user, category=audit.Category.APPLICATION) as watched:
+            app = watched.obj = form.save()
         install_default_mappings(app)
         messages.success(
             request,

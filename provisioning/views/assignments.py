@@ -9,6 +9,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from provisioning import audit
 from provisioning.engine.on_demand import search_users
 from provisioning.forms.assignments import (
     SEARCH_LIMIT,
@@ -104,7 +105,10 @@ def assign(request, app_id):
         return _full_page(request, app, adding=True, directory_query=directory_query, assign_form=form)
     assigned, already = form.save(app)
     if assigned:
-        messages.success(request, f"Assigned to {app.name}: {_names(assigned)}.")
+        names = _names(assigned)
+        audit.record("Add app role assignment", by=request.user, application=app, category=audit.Category.ASSIGNMENT,
+                     target=", ".join(str(p) for p in assigned), changes=[{"name": "Assigned", "old": "", "new": names}])
+        messages.success(request, f"Assigned to {app.name}: {names}.")
     if already:
         messages.info(request, f"Already assigned, left as they were: {_names(already)}.")
     return redirect(_page_url(app))
@@ -132,6 +136,8 @@ def unassign(request, app_id):
         else:
             principal = str(assignment.principal)
             assignment.delete()
+            audit.record("Remove app role assignment", by=request.user, application=app, category=audit.Category.ASSIGNMENT,
+                         target=principal, changes=[{"name": "Assigned", "old": principal, "new": ""}])
             level, notice = "success", f"Removed the assignment of {principal}."
     if wants_partial(request):
         context = {"app": app, **_assignment_context(app, query), "notice": notice, "notice_level": level}

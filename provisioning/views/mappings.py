@@ -9,6 +9,7 @@ Templates: mappings/page.html (partials #tester, #tester-result, #subject-option
 import re
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +18,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from provisioning import audit
 from provisioning.defaults import install_default_mappings
 from provisioning.engine.connection import check_target
 from provisioning.expressions import FUNCTIONS
@@ -155,7 +157,8 @@ def mappings_page(request, app_id, object_type):
     form = ObjectMappingSettingsForm(request.POST, instance=object_mapping)
     if not form.is_valid():
         return _page(request, app, ObjectMapping.objects.get(pk=object_mapping.pk), form)
-    form.save()
+    with audit.changes(object_mapping, "Update object mapping", by=request.user):
+        form.save()
     require_full_cycle(app)
     messages.success(request, f"{object_mapping.name}: your settings are saved. {FULL_CYCLE}")
     return redirect(_mappings_url(object_mapping))
@@ -194,7 +197,8 @@ def _attribute_form_view(request, app_id, object_type, mapping_id=None):
     form = AttributeMappingForm(request.POST, **kwargs)
     if not form.is_valid():
         return _attribute_dialog(request, app, object_mapping, form, mapping)
-    saved = form.save()
+    with audit.changes(mapping, "Update attribute mapping" if mapping else "Add attribute mapping", by=request.user, application=app) as watched:
+        saved = watched.obj = form.save()
     require_full_cycle(app)
     verb = "updated" if mapping else "added"
     messages.success(request, f"The mapping to {saved.target_attribute} is {verb}. {FULL_CYCLE}")
@@ -222,7 +226,8 @@ def attribute_delete(request, app_id, object_type, mapping_id):
     refusal = deletion_refusal(mapping)
     if request.method == "POST" and not refusal:
         target = mapping.target_attribute
-        mapping.delete()
+        with audit.changes(mapping, "Delete attribute mapping", by=request.user, application=app):
+            mapping.delete()
         require_full_cycle(app)
         messages.success(request, f"The mapping to {target} is deleted. {FULL_CYCLE}")
         url = _mappings_url(object_mapping)
@@ -288,6 +293,7 @@ def _test_expression(object_mapping, data):
 def restore_defaults(request, app_id, object_type):
     app, object_mapping = _object_mapping(app_id, object_type)
     install_default_mappings(app)
+    audit.record("Restore default mappings", by=request.user, application=app, target="Attribute mappings and scoping filters")
     require_full_cycle(app)
     messages.success(request, f"Default mappings are restored for users and groups; scoping filters were removed. {FULL_CYCLE}")
     return redirect("apps:mappings", app_id=app.id, object_type=object_type)
@@ -321,6 +327,7 @@ def import_mappings(request, app_id):
     result = import_configuration(app, data)
     if not result.ok:
         return render(request, "mappings/import.html", {**context, "form": form, "problems": result.problems})
+    audit.record("Import mapping configuration", by=request.user, application=app, target=form.cleaned_data.get("file") or "pasted document")
     messages.success(
         request, f"The mapping configuration is imported: every object mapping, attribute mapping and scoping filter was replaced. {FULL_CYCLE}"
     )
@@ -392,7 +399,9 @@ def _scoping_editor_view(request, app_id, object_type, filter_id=None):
     editor = _editor(object_mapping, data, scoping_filter)
     if not (editor["form"].is_valid() and editor["clauses"].is_valid()):
         return _scoping_page(request, app, object_mapping, editor=editor, editing=scoping_filter)
-    saved = editor["form"].save_with(editor["clauses"], object_mapping)
+    with transaction.atomic(), audit.changes(scoping_filter, "Update scoping filter" if scoping_filter else "Add scoping filter",
+                                             by=request.user, application=app) as watched:
+        saved = watched.obj = editor["form"].save_with(editor["clauses"], object_mapping)
     messages.success(request, f"Scoping filter '{saved.title}' is saved. {FULL_CYCLE}")
     url = reverse("apps:scoping", args=[app.id, object_type])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -416,7 +425,8 @@ def scoping_delete(request, app_id, object_type, filter_id):
     app, object_mapping = _object_mapping(app_id, object_type)
     scoping_filter = get_object_or_404(ScopingFilter, pk=filter_id, object_mapping=object_mapping)
     title = scoping_filter.title
-    scoping_filter.delete()
+    with audit.changes(scoping_filter, "Delete scoping filter", by=request.user, application=app):
+        scoping_filter.delete()
     require_full_cycle(app)
     messages.success(request, f"Scoping filter '{title}' is deleted. {FULL_CYCLE}")
     return redirect("apps:scoping", app_id=app.id, object_type=object_type)

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from provisioning import tasks
+from provisioning import audit, tasks
 from provisioning.engine.connection import check_target
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.forms.settings_page import ProvisioningSettingsForm, TestConnectionForm
@@ -59,7 +59,7 @@ def provisioning_settings(request, app_id):
         # The posted values were copied onto `app`; re-read it so the page shows what is saved.
         return _page(request, Application.objects.get(pk=app.pk), form)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), audit.changes(app, "Update provisioning settings", by=request.user, category=audit.Category.APPLICATION):
             app = form.save()
             switched = _switch_provisioning(request, app, was_enabled=form.saved_enabled, enable=form.enable_requested)
     except ProvisioningNotConfigured as exc:

@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -198,8 +199,9 @@ def test_more_than_five_members_is_refused_with_a_clear_message(admin_client, ap
     assert enqueued == []
     # the selection stays on screen, with the six still ticked, to untick one
     assert response.text.count('" checked>') == 6
-    # and the page carries the client-side hint for next time
-    assert "on-demand provisioning takes at most" in response.text
+    # and the page carries the client-side hint for next time (static/js/portal.js: no inline script under the CSP)
+    assert "data-count-members" in response.text and 'id="od-limit"' in response.text
+    assert "on-demand provisioning takes at most" in (settings.BASE_DIR / "static" / "js" / "portal.js").read_text()
 
 
 def test_group_without_members_ticked_is_refused(admin_client, app):

@@ -1,5 +1,7 @@
 """`manage.py load_demo_data`: the demo directory and the "Contoso SCIM Demo" app (see provisioning/demo.py)."""
 
+from pathlib import Path
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import URLValidator
@@ -12,11 +14,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant-url", default="", help="The demo SCIM target's Tenant URL, e.g. http://127.0.0.1:8081/scim/v2")
-        parser.add_argument("--token", default="", help="The demo SCIM target's bearer token (the app's Secret Token)")
+        # A file, not the token itself: a command line is readable by every user of the machine (ps).
+        parser.add_argument("--token-file", default="", help="A file holding the demo SCIM target's bearer token (the app's Secret Token)")
 
-    def handle(self, *args, tenant_url, token, **options):
-        if bool(tenant_url) != bool(token):
-            raise CommandError("Pass both --tenant-url and --token (the demo target's URL and its bearer token), or neither.")
+    def handle(self, *args, tenant_url, token_file, **options):
+        if bool(tenant_url) != bool(token_file):
+            raise CommandError("Pass both --tenant-url and --token-file (the demo target's URL and the file with its bearer token), or neither.")
+        token = ""
+        if token_file:
+            try:
+                token = Path(token_file).read_text().strip()
+            except OSError as exc:
+                raise CommandError(f"--token-file {token_file}: cannot read it ({exc.strerror}).") from None
+            if not token:
+                raise CommandError(f"--token-file {token_file} is empty: it should hold the demo target's bearer token.")
         if tenant_url:
             try:
                 URLValidator(schemes=["http", "https"])(tenant_url)
@@ -36,4 +47,4 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Demo app '{result.app.name}' unchanged.")
         if not tenant_url:
-            self.stdout.write(self.style.WARNING("No --tenant-url/--token given: the demo app has no credentials to provision with."))
+            self.stdout.write(self.style.WARNING("No --tenant-url/--token-file given: the demo app has no credentials to provision with."))
