@@ -33,7 +33,7 @@ def test_a_refused_htmx_request_shows_its_message_in_the_page(live_server, open_
 
     # A NUL character in a field: the middleware answers 400, htmx does not swap it, errors.js shows it.
     page.evaluate("document.querySelector('input[name=tenant_url]').value = 'https://scim.example.com/v2\\u0000'")
-    page.get_by_role("button", name="Test Connection").click()
+    page.get_by_role("button", name="Test Connection", exact=True).click()
     bar.wait_for(state="visible")
     text = bar.inner_text()
     assert "This was not done (HTTP 400 Bad Request)." in text
@@ -48,7 +48,7 @@ def test_a_refused_htmx_request_shows_its_message_in_the_page(live_server, open_
     # An expired or mismatched CSRF token: Django answers 403, and the page says what to do.
     page.evaluate("document.querySelector('input[name=tenant_url]').value = 'https://scim.example.com/v2'")
     page.context.add_cookies([{"name": "csrftoken", "value": "x" * 32, "url": live_server.url}])
-    page.get_by_role("button", name="Test Connection").click()
+    page.get_by_role("button", name="Test Connection", exact=True).click()
     bar.wait_for(state="visible")
     text = bar.inner_text()
     assert "This was not done (HTTP 403 Forbidden)." in text
