@@ -4,6 +4,7 @@ from provisioning.views import (
     api_tokens,
     applications,
     assignments,
+    directory,
     dry_runs,
     logs,
     mappings,
@@ -26,4 +27,5 @@ urlpatterns = [
     *mappings.urlpatterns,
     *webhooks.urlpatterns,
     *api_tokens.urlpatterns,
+    *directory.urlpatterns,
 ]

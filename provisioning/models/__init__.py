@@ -2,7 +2,7 @@ from .api import ApiCall, ApiToken
 from .apps import Application
 from .assignments import Assignment
 from .dry_runs import DryRun, DryRunEntry
-from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
+from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryImportUpload, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
 from .webhooks import WebhookDelivery, WebhookEndpoint
@@ -27,6 +27,7 @@ __all__ = [
     "CycleChunk",
     "DeletedDirectoryObject",
     "DirectoryGroup",
+    "DirectoryImportUpload",
     "DirectoryUser",
     "DryRun",
     "DryRunEntry",
