@@ -103,7 +103,7 @@ def _user_attributes(user):
 @administrators_only
 def user_form(request, pk=None):
     user = _user(pk) if pk else DirectoryUser()
-    form = DirectoryUserForm(request.POST or None, instance=user)
+    form = DirectoryUserForm(request.POST if request.method == "POST" else None, instance=user)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         messages.success(request, f"{user} was {'saved' if pk else 'created'}.")
@@ -203,7 +203,7 @@ def _group_page(request, group, add_form=None):
 @administrators_only
 def group_form(request, pk=None):
     group = get_object_or_404(DirectoryGroup, pk=pk) if pk else DirectoryGroup()
-    form = DirectoryGroupForm(request.POST or None, instance=group)
+    form = DirectoryGroupForm(request.POST if request.method == "POST" else None, instance=group)
     if request.method == "POST" and form.is_valid():
         group = form.save()
         messages.success(request, f"{group} was {'saved' if pk else 'created'}.")
@@ -257,7 +257,7 @@ def member_remove(request, pk, user_pk):
 @administrators_only
 def import_page(request):
     """Upload → the dry-run preview of the stored file (nothing is written yet)."""
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     context = {"directory_tab": "import", "form": form}
     if request.method == "POST":
         if not form.is_valid():
