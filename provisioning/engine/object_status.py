@@ -39,6 +39,11 @@ class AppStatus:
     escrow: Escrow | None = None
     quarantine: Quarantine | None = None
 
+    @property
+    def other_failed_conditions(self):
+        """The failed conditions the reason does not already say (a scoping clause's reason quotes it)."""
+        return [(c, e) for c, e in self.failed_conditions if not (e and e in self.reason)]
+
 
 def for_user(user):
     return _statuses(sources.load_users([user.pk]), user.object_id, USER)

@@ -299,7 +299,7 @@ def test_provisioning_to_applications_answers_why_jane_has_no_account(helpdesk_c
     assert zoom.target_id and zoom.target_id == logs["Zoom"].target_id
 
     body = response.text
-    assert "Out of scope" in body and "Sales only: department EQUALS &quot;Sales&quot;" in body
+    assert "Out of scope" in body and "Filter &#x27;Sales only&#x27;: department EQUALS &quot;Sales&quot;" in body
     assert "through Engineering" in body
     for name in ("Salesforce", "Slack", "Zoom"):
         assert reverse("apps:log_detail", args=[apps[name].id, logs[name].pk]) in body
@@ -327,7 +327,7 @@ def test_escrow_and_quarantine_are_shown(admin_client, org, scim_app):
     response = admin_client.get(reverse("apps:directory_user", args=[jane.pk]))
     row = _rows(response)[scim_app.name]
     assert row.escrow.attempts == 3 and row.quarantine.reason == Quarantine.Reason.BASE
-    assert "In escrow" in response.text and "3 attempts" in response.text and "App in quarantine" in response.text
+    assert "In escrow" in response.text and "3 failed attempts" in response.text and "App in quarantine" in response.text
 
 
 def test_provision_now_runs_on_demand_for_that_user_and_goes_to_its_run(admin_client, admin_user, org, scim_app, enqueued,

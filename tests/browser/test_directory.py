@@ -1,0 +1,64 @@
+"""The helpdesk's question in real Chromium: Jane's page, Provisioning to applications, out of scope in one app
+and failed in another (real on-demand runs against the real scim2-server), then Provision now.
+
+Saves test-artifacts/screenshots/directory-*.png (look at them).
+"""
+
+import re
+
+import pytest
+
+from provisioning.engine.on_demand import provision_on_demand, request_on_demand
+from provisioning.models import ObjectMapping
+from tests import factories
+from tests.browser.test_admin_path import PASSWORD, open_page, shot  # noqa: F401 (open_page is a fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, user):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def test_jane_s_page_answers_why_she_has_no_account(live_server, scim_server, open_page):
+    helpdesk = factories.HelpdeskFactory(username="hal")
+    lukasz = factories.DirectoryUserFactory(display_name="Łukasz Żółć", user_principal_name="lukasz@contoso.example")
+    jane = factories.DirectoryUserFactory(display_name="Jane Doe", given_name="Jane", surname="Doe", user_principal_name="jane@contoso.example",
+                                          mail="jane@contoso.example", department="Engineering", job_title="Engineer", manager=lukasz)
+    engineering = factories.DirectoryGroupFactory(display_name="Engineering", members=[jane, lukasz])
+    salesforce = factories.ApplicationFactory(name="Salesforce", tenant_url=scim_server.tenant_url(), secret_token=scim_server.token,
+                                              provisioning_enabled=True)
+    slack = factories.ApplicationFactory(name="Slack", tenant_url=scim_server.tenant_url(), secret_token="expired-token",
+                                         provisioning_enabled=True)
+    zoom = factories.ApplicationFactory(name="Zoom", tenant_url=scim_server.tenant_url(), secret_token=scim_server.token,
+                                        provisioning_enabled=True)
+    sales_only = factories.ScopingFilterFactory(object_mapping=ObjectMapping.objects.get(application=salesforce, object_type="user"),
+                                                title="Sales only")
+    factories.ScopingClauseFactory(scoping_filter=sales_only, attribute="department", operator="EQUALS", value="Sales")
+    factories.AssignmentFactory(application=salesforce, user=jane)
+    factories.AssignmentFactory(application=slack, user=None, group=engineering)
+    factories.AssignmentFactory(application=zoom, user=jane)
+    for app in (salesforce, slack, zoom):
+        provision_on_demand(request_on_demand(app, user_ids=[jane.pk]))
+
+    page = open_page()
+    sign_in(page, live_server, helpdesk)
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.get_by_label("Search").fill("jane")
+    page.locator("#user-table").get_by_role("link", name="Jane Doe").click()
+    section = page.locator(".directory-provisioning")
+    section.wait_for()
+    rows = {name: section.locator(f'tr[data-app="{name}"]') for name in ("Salesforce", "Slack", "Zoom")}
+    assert "Out of scope" in rows["Salesforce"].inner_text() and "Sales only" in rows["Salesforce"].inner_text()
+    assert "Failure" in rows["Slack"].inner_text() and "In scope" in rows["Slack"].inner_text()
+    assert "Success" in rows["Zoom"].inner_text() and "Not linked" not in rows["Zoom"].inner_text()
+    assert section.get_by_role("button", name="Provision now").count() == 0
+    shot(page, "directory-user-provisioning")
+
+    rows["Slack"].get_by_role("link", name="Other").click()
+    page.wait_for_url(re.compile(rf"/apps/{slack.id}/provisioning-logs/\d+/"))
+    assert "Failure" in page.content()
