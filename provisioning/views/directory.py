@@ -75,8 +75,8 @@ def _user(pk):
 
 @require_GET
 @readers_only
-def user_detail(request, pk):
-    user = _user(pk)
+def user_detail(request, user_id):
+    user = _user(user_id)
     context = {
         "directory_tab": "users",
         "subject": user,
@@ -101,29 +101,29 @@ def _user_attributes(user):
 
 @require_http_methods(["GET", "POST"])
 @administrators_only
-def user_form(request, pk=None):
-    user = _user(pk) if pk else DirectoryUser()
+def user_form(request, user_id=None):
+    user = _user(user_id) if user_id else DirectoryUser()
     form = DirectoryUserForm(request.POST if request.method == "POST" else None, instance=user)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        messages.success(request, f"{user} was {'saved' if pk else 'created'}.")
+        messages.success(request, f"{user} was {'saved' if user_id else 'created'}.")
         return redirect("apps:directory_user", user.pk)
-    context = {"directory_tab": "users", "form": form, "subject": user if pk else None}
+    context = {"directory_tab": "users", "form": form, "subject": user if user_id else None}
     return render(request, "directory/user_form.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
 @administrators_only
-def user_delete(request, pk):
-    user = _user(pk)
-    return _soft_delete(request, user, "user", reverse("apps:directory_user", args=[pk]), reverse("apps:directory_users"))
+def user_delete(request, user_id):
+    user = _user(user_id)
+    return _soft_delete(request, user, "user", reverse("apps:directory_user", args=[user_id]), reverse("apps:directory_users"))
 
 
 @require_POST
 @administrators_only
-def user_restore(request, pk):
-    user = _user(pk)
-    return _restore(request, user, reverse("apps:directory_user", args=[pk]))
+def user_restore(request, user_id):
+    user = _user(user_id)
+    return _restore(request, user, reverse("apps:directory_user", args=[user_id]))
 
 
 def _soft_delete(request, obj, kind, back, after):
@@ -152,9 +152,9 @@ def _restore(request, obj, back):
 
 @require_POST
 @administrators_only
-def user_provision(request, pk, app_id):
+def user_provision(request, user_id, app_id):
     """Provision now: Provision on demand of this user in one app, then its run page (as the on-demand page does)."""
-    user = _user(pk)
+    user = _user(user_id)
     app = get_object_or_404(Application, pk=app_id)
     try:
         run = request_on_demand(app, user_ids=[user.pk], requested_by=request.user)
@@ -179,8 +179,8 @@ def group_list(request):
 
 @require_GET
 @readers_only
-def group_detail(request, pk):
-    return _group_page(request, get_object_or_404(DirectoryGroup, pk=pk))
+def group_detail(request, group_id):
+    return _group_page(request, get_object_or_404(DirectoryGroup, pk=group_id))
 
 
 def _group_page(request, group, add_form=None):
@@ -201,34 +201,34 @@ def _group_page(request, group, add_form=None):
 
 @require_http_methods(["GET", "POST"])
 @administrators_only
-def group_form(request, pk=None):
-    group = get_object_or_404(DirectoryGroup, pk=pk) if pk else DirectoryGroup()
+def group_form(request, group_id=None):
+    group = get_object_or_404(DirectoryGroup, pk=group_id) if group_id else DirectoryGroup()
     form = DirectoryGroupForm(request.POST if request.method == "POST" else None, instance=group)
     if request.method == "POST" and form.is_valid():
         group = form.save()
-        messages.success(request, f"{group} was {'saved' if pk else 'created'}.")
+        messages.success(request, f"{group} was {'saved' if group_id else 'created'}.")
         return redirect("apps:directory_group", group.pk)
-    context = {"directory_tab": "groups", "form": form, "subject": group if pk else None}
+    context = {"directory_tab": "groups", "form": form, "subject": group if group_id else None}
     return render(request, "directory/group_form.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
 @administrators_only
-def group_delete(request, pk):
-    group = get_object_or_404(DirectoryGroup, pk=pk)
-    return _soft_delete(request, group, "group", reverse("apps:directory_group", args=[pk]), reverse("apps:directory_groups"))
+def group_delete(request, group_id):
+    group = get_object_or_404(DirectoryGroup, pk=group_id)
+    return _soft_delete(request, group, "group", reverse("apps:directory_group", args=[group_id]), reverse("apps:directory_groups"))
 
 
 @require_POST
 @administrators_only
-def group_restore(request, pk):
-    return _restore(request, get_object_or_404(DirectoryGroup, pk=pk), reverse("apps:directory_group", args=[pk]))
+def group_restore(request, group_id):
+    return _restore(request, get_object_or_404(DirectoryGroup, pk=group_id), reverse("apps:directory_group", args=[group_id]))
 
 
 @require_POST
 @administrators_only
-def member_add(request, pk):
-    group = get_object_or_404(DirectoryGroup, pk=pk)
+def member_add(request, group_id):
+    group = get_object_or_404(DirectoryGroup, pk=group_id)
     form = AddMemberForm(request.POST, group=group)
     if not form.is_valid():
         return _group_page(request, group, add_form=form)
@@ -239,9 +239,9 @@ def member_add(request, pk):
 
 @require_POST
 @administrators_only
-def member_remove(request, pk, user_pk):
-    group = get_object_or_404(DirectoryGroup, pk=pk)
-    user = group.members.filter(pk=user_pk).first()
+def member_remove(request, group_id, user_id):
+    group = get_object_or_404(DirectoryGroup, pk=group_id)
+    user = group.members.filter(pk=user_id).first()
     if user is None:
         messages.info(request, "That user is not a member of the group (any more).")
     else:
@@ -286,19 +286,19 @@ def import_run(request):
 urlpatterns = [
     path("directory/users/", user_list, name="directory_users"),
     path("directory/users/new/", user_form, name="directory_user_new"),
-    path("directory/users/<int:pk>/", user_detail, name="directory_user"),
-    path("directory/users/<int:pk>/edit/", user_form, name="directory_user_edit"),
-    path("directory/users/<int:pk>/delete/", user_delete, name="directory_user_delete"),
-    path("directory/users/<int:pk>/restore/", user_restore, name="directory_user_restore"),
-    path("directory/users/<int:pk>/provision/<int:app_id>/", user_provision, name="directory_user_provision"),
+    path("directory/users/<int:user_id>/", user_detail, name="directory_user"),
+    path("directory/users/<int:user_id>/edit/", user_form, name="directory_user_edit"),
+    path("directory/users/<int:user_id>/delete/", user_delete, name="directory_user_delete"),
+    path("directory/users/<int:user_id>/restore/", user_restore, name="directory_user_restore"),
+    path("directory/users/<int:user_id>/provision/<int:app_id>/", user_provision, name="directory_user_provision"),
     path("directory/groups/", group_list, name="directory_groups"),
     path("directory/groups/new/", group_form, name="directory_group_new"),
-    path("directory/groups/<int:pk>/", group_detail, name="directory_group"),
-    path("directory/groups/<int:pk>/edit/", group_form, name="directory_group_edit"),
-    path("directory/groups/<int:pk>/delete/", group_delete, name="directory_group_delete"),
-    path("directory/groups/<int:pk>/restore/", group_restore, name="directory_group_restore"),
-    path("directory/groups/<int:pk>/members/", member_add, name="directory_member_add"),
-    path("directory/groups/<int:pk>/members/<int:user_pk>/remove/", member_remove, name="directory_member_remove"),
+    path("directory/groups/<int:group_id>/", group_detail, name="directory_group"),
+    path("directory/groups/<int:group_id>/edit/", group_form, name="directory_group_edit"),
+    path("directory/groups/<int:group_id>/delete/", group_delete, name="directory_group_delete"),
+    path("directory/groups/<int:group_id>/restore/", group_restore, name="directory_group_restore"),
+    path("directory/groups/<int:group_id>/members/", member_add, name="directory_member_add"),
+    path("directory/groups/<int:group_id>/members/<int:user_id>/remove/", member_remove, name="directory_member_remove"),
     path("directory/import/", import_page, name="directory_import"),
     path("directory/import/run/", import_run, name="directory_import_run"),
 ]
