@@ -26,6 +26,7 @@ def sign_in(page, live_server, user):
 
 def test_jane_s_page_answers_why_she_has_no_account(live_server, scim_server, open_page):
     helpdesk = factories.HelpdeskFactory(username="hal")
+    admin = factories.AdministratorFactory(username="ada")
     lukasz = factories.DirectoryUserFactory(display_name="Łukasz Żółć", user_principal_name="lukasz@contoso.example")
     jane = factories.DirectoryUserFactory(display_name="Jane Doe", given_name="Jane", surname="Doe", user_principal_name="jane@contoso.example",
                                           mail="jane@contoso.example", department="Engineering", job_title="Engineer", manager=lukasz)
@@ -48,8 +49,14 @@ def test_jane_s_page_answers_why_she_has_no_account(live_server, scim_server, op
     page = open_page()
     sign_in(page, live_server, helpdesk)
     page.get_by_role("link", name="Users", exact=True).click()
+    page.get_by_label("Department").select_option("Engineering")
+    page.wait_for_url(re.compile(r"department=Engineering"))
     page.get_by_label("Search").fill("jane")
-    page.locator("#user-table").get_by_role("link", name="Jane Doe").click()
+    page.wait_for_url(re.compile(r"q=jane"))
+    table = page.locator("#user-table")
+    assert table.locator("tbody tr").count() == 1 and "1 user" in table.inner_text()  # Łukasz is only her manager
+    shot(page, "directory-users-filtered")
+    table.get_by_role("link", name="Jane Doe").click()
     section = page.locator(".directory-provisioning")
     section.wait_for()
     rows = {name: section.locator(f'tr[data-app="{name}"]') for name in ("Salesforce", "Slack", "Zoom")}
@@ -62,3 +69,13 @@ def test_jane_s_page_answers_why_she_has_no_account(live_server, scim_server, op
     rows["Slack"].get_by_role("link", name="Other").click()
     page.wait_for_url(re.compile(rf"/apps/{slack.id}/provisioning-logs/\d+/"))
     assert "Failure" in page.content()
+
+    # An administrator sees Provision now on each row; it starts Provision on demand and opens its run.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/directory/users/{jane.pk}/")
+    zoom_row = page.locator('.directory-provisioning tr[data-app="Zoom"]')
+    assert page.locator(".directory-provisioning").get_by_role("button", name="Provision now").count() == 3
+    shot(page, "directory-user-provisioning-admin")
+    zoom_row.get_by_role("button", name="Provision now").click()
+    page.wait_for_url(re.compile(rf"/apps/{zoom.id}/provision-on-demand/\d+/"))
