@@ -79,3 +79,37 @@ def test_jane_s_page_answers_why_she_has_no_account(live_server, scim_server, op
     shot(page, "directory-user-provisioning-admin")
     zoom_row.get_by_role("button", name="Provision now").click()
     page.wait_for_url(re.compile(rf"/apps/{zoom.id}/provision-on-demand/\d+/"))
+
+
+def test_import_previews_then_imports(live_server, open_page, tmp_path):
+    admin = factories.AdministratorFactory(username="ada")
+    jane = factories.DirectoryUserFactory(display_name="Jane Doe", user_principal_name="jane@contoso.example", department="Sales")
+    engineering = factories.DirectoryGroupFactory(display_name="Engineering", description="All engineers", members=[jane])
+    file = tmp_path / "directory.json"
+    file.write_text(
+        '{"users": [{"objectId": "%s", "userPrincipalName": "jane@contoso.example", "department": "Engineering", "jobTitle": "Lead"},'
+        ' {"userPrincipalName": "zoe.muller@contoso.example", "displayName": "Zoë Müller"},'
+        ' {"userPrincipalName": "bob@", "displayName": "Bob"}],'
+        ' "groups": [{"objectId": "%s", "displayName": "Engineering", "members": ["%s", "00000000-0000-0000-0000-000000000001"]}]}'
+        % (jane.object_id, engineering.object_id, jane.object_id)
+    )
+
+    page = open_page()
+    sign_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/directory/groups/{engineering.pk}/")
+    page.locator("#group-members").wait_for()
+    shot(page, "directory-group")
+
+    page.goto(f"{live_server.url}/directory/import/")
+    page.set_input_files("#id_file", str(file))
+    page.get_by_role("button", name="Upload and preview").click()
+    preview = page.locator(".import-preview")
+    preview.wait_for()
+    text = preview.inner_text()
+    assert "1 new" in text and "1 changed" in text and "department, jobTitle" in text
+    assert "users[2]" in text and "groups[0]" in text and "is not a valid UPN" in text
+    shot(page, "directory-import-preview")
+
+    page.get_by_role("button", name="Import the rows without errors").click()
+    page.get_by_text("directory.json was imported.").wait_for()
+    shot(page, "directory-import-done")
