@@ -66,6 +66,9 @@ def on_demand_page(request, app_id):
     if request.method == "POST":
         # Keep what was picked on screen, so the admin corrects it instead of starting over.
         selection = _selection(parse_subject(request.POST.get("subject")), checked=request.POST.getlist("members"))
+    elif request.GET.get("pick"):
+        # Linked from a group's Provisioning to applications: the group arrives picked, its members to tick.
+        selection = _selection(parse_subject(request.GET.get("pick")))
     context = {
         "app": app,
         "blade_tab": "on_demand",

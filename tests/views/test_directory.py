@@ -370,6 +370,16 @@ def test_the_group_page_shows_members_and_provisioning(helpdesk_client, org, sci
     assert sales_row.in_scope is False and sales_row.reason == "the group is not assigned to the application"
 
 
+def test_a_group_row_opens_provision_on_demand_with_the_group_picked(admin_client, org, scim_app):
+    group = org["engineering"]
+    page = admin_client.get(reverse("apps:directory_group", args=[group.pk])).text
+    link = f"{reverse('apps:on_demand', args=[scim_app.id])}?pick=group:{group.pk}"
+    assert f'href="{link}"' in page and "Provision on demand…" in page
+    on_demand = admin_client.get(link).text
+    assert f'name="subject" value="group:{group.pk}"' in on_demand and "Group · 2 members" in on_demand
+    assert f'value="{org["jane"].pk}"' in on_demand
+
+
 def test_the_user_page_costs_a_few_queries_per_app(admin_client, org):
     jane = org["jane"]
     url = reverse("apps:directory_user", args=[jane.pk])
