@@ -1,5 +1,5 @@
 """The directory: Users and Groups lists, a user's and a group's page with Provisioning to applications,
-create / edit / delete (a soft delete, as Entra's: restorable for 30 days), members, and the import page.
+create / edit / delete (a soft delete, as Entra's: restorable; the apps disable the account), members, and the import page.
 
 Helpdesk reads every page; only Administrators change anything (and see the Provision now buttons).
 Edits save rows the ordinary way, so provisioning.directory_changes sees them and apps that sync changes
@@ -35,8 +35,6 @@ from provisioning.views.htmx import render_region
 
 PAGE_SIZE = 50
 MEMBERS_SHOWN = 200  # on a group's page; the Users list filtered by Member of shows them all
-# Entra keeps a deleted user restorable for 30 days; the page says so (the engine disables it in the targets at once).
-SOFT_DELETE_DAYS = 30
 
 
 def _page(request, queryset):
@@ -86,7 +84,6 @@ def user_detail(request, user_id):
         "reports": list(user.reports.active().order_by("display_name")),
         "groups": list(user.groups.order_by("display_name")),
         "statuses": object_status.for_user(user),
-        "soft_delete_days": SOFT_DELETE_DAYS,
     }
     return render(request, "directory/user.html", context)
 
@@ -133,11 +130,10 @@ def _soft_delete(request, obj, kind, back, after):
     if request.method == "POST":
         obj.deleted_at = timezone.now()
         obj.save(update_fields=["deleted_at", "updated_at"])
-        messages.success(request, f"{obj} was deleted. It stays restorable for {SOFT_DELETE_DAYS} days (State: Deleted); the "
-                                  f"apps it was provisioned to disable its account in their next sync.")
+        messages.success(request, f"{obj} was deleted. It stays restorable under State: Deleted until it is restored or purged "
+                                  "in the admin; the apps it was provisioned to disable its account in their next sync.")
         return redirect(after)
-    return render(request, "directory/delete.html", {"directory_tab": f"{kind}s", "subject": obj, "kind": kind, "back": back,
-                                                     "soft_delete_days": SOFT_DELETE_DAYS})
+    return render(request, "directory/delete.html", {"directory_tab": f"{kind}s", "subject": obj, "kind": kind, "back": back})
 
 
 def _restore(request, obj, back):
@@ -194,7 +190,6 @@ def _group_page(request, group, add_form=None):
         "members_shown": MEMBERS_SHOWN,
         "add_form": add_form or AddMemberForm(group=group),
         "statuses": object_status.for_group(group),
-        "soft_delete_days": SOFT_DELETE_DAYS,
     }
     return render(request, "directory/group.html", context, status=400 if add_form is not None else 200)
 

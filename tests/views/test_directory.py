@@ -212,7 +212,7 @@ def test_an_administrator_edits_a_user(admin_client, org):
 def test_delete_is_a_soft_delete_that_can_be_restored(admin_client, org):
     jane = org["jane"]
     url = reverse("apps:directory_user_delete", args=[jane.pk])
-    assert "restorable for 30 days" in admin_client.get(url).text
+    assert "can be restored from there" in admin_client.get(url).text
     response = admin_client.post(url)
     assert response.status_code == 302
     jane.refresh_from_db()
