@@ -1,6 +1,8 @@
 """The directory pages: Users and Groups lists with filters, a user's and a group's page, create / edit / delete
 (Administrators; Helpdesk reads), and Provisioning to applications answered against the real scim2-server."""
 
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -399,3 +401,28 @@ def test_the_user_page_costs_a_few_queries_per_app(admin_client, org):
     per_app = (len(eight) - len(two)) / 6
     assert per_app <= 6, [q["sql"] for q in eight.captured_queries]
     assert len(two) <= 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_on_the_user_page_reaches_the_target_within_seconds(celery_worker, scim_server, admin_user):
+    from django.test import Client
+
+    from provisioning.engine.cycle import run_cycle, start_provisioning
+    from provisioning.models import Application, RunState
+    from tests.engine.test_changes import title_in_target
+
+    app = factories.ApplicationFactory(tenant_url=scim_server.tenant_url(), secret_token=scim_server.token,
+                                       scope=Application.Scope.ALL, sync_changes_immediately=True)
+    jane = factories.DirectoryUserFactory(job_title="Engineer", user_principal_name="jane@contoso.example")
+    assert run_cycle(start_provisioning(app)).state == RunState.COMPLETED
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(reverse("apps:directory_user_edit", args=[jane.pk]), {
+        "user_principal_name": jane.user_principal_name, "display_name": jane.display_name, "job_title": "Principal Engineer",
+        "account_enabled": "on",
+    })
+    assert response.status_code == 302
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and title_in_target(app, scim_server.token, jane) != "Principal Engineer":
+        time.sleep(0.2)
+    assert title_in_target(app, scim_server.token, jane) == "Principal Engineer"
