@@ -121,6 +121,7 @@ class ImportResult:
     created: list[str] = field(default_factory=list)  # userPrincipalNames
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    changed_attributes: dict = field(default_factory=dict)  # userPrincipalName → the model fields that changed
     # Problems with the file as a whole (encoding, header): nothing was imported.
     file_errors: list[str] = field(default_factory=list)
     row_errors: list[RowError] = field(default_factory=list)
@@ -416,6 +417,7 @@ def _write(rows: list[_Row], directory: dict[str, DirectoryUser], result: Import
             # Saving only what changed keeps updated_at (incremental cycles' watermark) honest.
             user.save(update_fields=[*changed, "updated_at"])
             result.updated.append(user.user_principal_name)
+            result.changed_attributes[user.user_principal_name] = sorted(changed)
         else:
             result.unchanged.append(user.user_principal_name)
 

@@ -92,6 +92,9 @@ class Outcome:
     unchanged: list[uuid.UUID] = field(default_factory=list)
     pruned: list[uuid.UUID] = field(default_factory=list)
     restored: list[uuid.UUID] = field(default_factory=list)
+    # objectId → the model fields that changed (updated objects only; "members" for a membership change)
+    changed_attributes: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)  # objectId → UPN (users) or display name (groups) of created objects
 
 
 @dataclass
@@ -568,6 +571,10 @@ class _Import:
         DirectoryUser.objects.bulk_update(new_with_manager, ["manager"], batch_size=BATCH)
         for _, user, changed in pairs:
             (outcome.created if changed is None else outcome.updated if changed else outcome.unchanged).append(user.object_id)
+            if changed:
+                outcome.changed_attributes[user.object_id] = sorted(changed)
+            elif changed is None:
+                outcome.names[user.object_id] = user.user_principal_name
 
     def _create_users(self, pairs):
         """bulk_create new users managers first, so most get their manager_id on insert.
@@ -623,8 +630,10 @@ class _Import:
         for _, group, changed in pairs:
             if changed is None:
                 outcome.created.append(group.object_id)
+                outcome.names[group.object_id] = group.display_name
             elif changed or group.pk in membership_changed:
                 outcome.updated.append(group.object_id)
+                outcome.changed_attributes[group.object_id] = sorted(changed | ({"members"} if group.pk in membership_changed else set()))
             else:
                 outcome.unchanged.append(group.object_id)
 

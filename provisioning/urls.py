@@ -5,6 +5,7 @@ from provisioning.views import (
     applications,
     assignments,
     audit,
+    directory,
     dry_runs,
     logs,
     mappings,
@@ -28,4 +29,5 @@ urlpatterns = [
     *webhooks.urlpatterns,
     *api_tokens.urlpatterns,
     *audit.urlpatterns,
+    *directory.urlpatterns,
 ]

@@ -120,7 +120,20 @@ def filtered(queryset, text, fields, noun):
     return queryset
 
 
-def _page(request, queryset, top, skiptoken, serialise, filter=None):
+SEARCH = Query(None, alias="$search", description='Graph\'s $search: "displayName:jane" or plain text, matched as the '
+                                                   "portal's directory search does (names, UPN and mail from their start)")
+
+
+def searched(queryset, text):
+    """Graph's $search ("displayName:jane", in quotes or not) through the directory's one search."""
+    if text is None:
+        return queryset
+    text = text.strip().strip('"')
+    _, colon, value = text.partition(":")
+    return queryset.search(value if colon else text)
+
+
+def _page(request, queryset, top, skiptoken, serialise, filter=None, search=None):
     if skiptoken:
         if not (skiptoken.isdigit() and len(skiptoken) <= 18):
             raise ApiError(400, "The $skiptoken is not one the API gave: follow @odata.nextLink as it is.")
@@ -128,7 +141,8 @@ def _page(request, queryset, top, skiptoken, serialise, filter=None):
     rows = list(queryset.order_by("pk")[: top + 1])
     answer = {"value": [serialise(row) for row in rows[:top]]}
     if len(rows) > top:
-        params = {"$top": top, "$skiptoken": rows[top - 1].pk, **({"$filter": filter} if filter is not None else {})}
+        params = {"$top": top, "$skiptoken": rows[top - 1].pk, **({"$filter": filter} if filter is not None else {}),
+                  **({"$search": search} if search is not None else {})}
         answer["@odata.nextLink"] = request.build_absolute_uri(request.path) + "?" + urlencode(params)
     return answer
 
@@ -164,9 +178,9 @@ def _graph_name(field, fields):
 
 @router.get("/users", **answers(UserCollection), summary="List directory users")
 def list_users(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
-               skiptoken: str | None = Query(None, alias="$skiptoken")):
-    users = filtered(DirectoryUser.objects.filter(deleted_at__isnull=True), filter, graph.USER_FIELDS, "user")
-    return _page(request, users, top, skiptoken, graph.user, filter)
+               skiptoken: str | None = Query(None, alias="$skiptoken"), search: str | None = SEARCH):
+    users = searched(filtered(DirectoryUser.objects.active(), filter, graph.USER_FIELDS, "user"), search)
+    return _page(request, users, top, skiptoken, graph.user, filter, search)
 
 
 @router.post("/users", **answers(User, 201), summary="Create a directory user")
@@ -234,9 +248,9 @@ def remove_manager(request, id: str):
 
 @router.get("/groups", **answers(GroupCollection), summary="List directory groups")
 def list_groups(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TOP, alias="$top", ge=1, le=MAX_TOP),
-                skiptoken: str | None = Query(None, alias="$skiptoken")):
-    groups = filtered(DirectoryGroup.objects.filter(deleted_at__isnull=True), filter, graph.GROUP_FIELDS, "group")
-    return _page(request, groups, top, skiptoken, graph.group, filter)
+                skiptoken: str | None = Query(None, alias="$skiptoken"), search: str | None = SEARCH):
+    groups = searched(filtered(DirectoryGroup.objects.active(), filter, graph.GROUP_FIELDS, "group"), search)
+    return _page(request, groups, top, skiptoken, graph.group, filter, search)
 
 
 @router.post("/groups", **answers(Group, 201), summary="Create a directory group")

@@ -213,6 +213,23 @@ class RunContext:
         wanted |= {(USER, s.manager_id) for s in sources if s.manager_id}
         wanted |= {(USER, m) for s in sources for m in s.members}
         self._load_states(wanted - set(self.states))
+        self.load_assignments(sources)
+        members = [m for s in sources for m in s.members if m not in self.member_names]
+        for i in range(0, len(members), 5000):
+            for object_id, name, upn in DirectoryUser.objects.filter(object_id__in=members[i:i + 5000]).values_list(
+                    "object_id", "display_name", "user_principal_name"):
+                self.member_names[object_id] = name or upn
+        if self.cycle is not None:
+            self.removing |= {
+                (t, s) for t, s in PendingRemoval.objects.filter(cycle=self.cycle, source_id__in=[k[1] for k in wanted]).values_list("object_type", "source_id")
+            }
+            if self.cycle.target_listed:
+                self._load_listing(sources)
+        self._reserve(sources)
+
+    def load_assignments(self, sources):
+        """Which of these users and groups are assigned to the app (users directly or through a group), for scope."""
+        app = self.application
         users = [s.pk for s in sources if s.object_type == USER and s.pk is not None]
         if users and not self.sync_all:
             self.assigned_groups |= set(Assignment.objects.filter(application=app, group__isnull=False).values_list("group_id", flat=True))
@@ -223,20 +240,8 @@ class RunContext:
                                                               directorygroup__deleted_at__isnull=True)
                 .values_list("directoryuser_id", flat=True)
             )
-        members = [m for s in sources for m in s.members if m not in self.member_names]
-        for i in range(0, len(members), 5000):
-            for object_id, name, upn in DirectoryUser.objects.filter(object_id__in=members[i:i + 5000]).values_list(
-                    "object_id", "display_name", "user_principal_name"):
-                self.member_names[object_id] = name or upn
         if any(s.object_type == GROUP for s in sources) and not self.sync_all:
             self.assigned_groups |= set(Assignment.objects.filter(application=app, group__isnull=False).values_list("group_id", flat=True))
-        if self.cycle is not None:
-            self.removing |= {
-                (t, s) for t, s in PendingRemoval.objects.filter(cycle=self.cycle, source_id__in=[k[1] for k in wanted]).values_list("object_type", "source_id")
-            }
-            if self.cycle.target_listed:
-                self._load_listing(sources)
-        self._reserve(sources)
 
     def _load_states(self, wanted):
         by_type = {}

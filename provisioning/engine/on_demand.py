@@ -1,7 +1,6 @@
 """Provision on demand: one user, or a group and up to five of its members, through the same pipeline as cycles."""
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from provisioning.engine import lifecycle, source
@@ -13,20 +12,6 @@ from provisioning.models import Application, DirectoryGroup, DirectoryUser, OnDe
 
 class OnDemandRequestError(ValueError):
     """A request that cannot be provisioned; the message says why and what to do."""
-
-
-def search_users(query, limit=20):
-    """Users by first name, last name, display name, user principal name or email, as Entra searches."""
-    query = (query or "").strip()
-    if not query:
-        return DirectoryUser.objects.none()
-    return DirectoryUser.objects.filter(
-        Q(given_name__istartswith=query)
-        | Q(surname__istartswith=query)
-        | Q(display_name__icontains=query)
-        | Q(user_principal_name__istartswith=query)
-        | Q(mail__istartswith=query)
-    ).order_by("display_name")[:limit]
 
 
 def _require_configured(app):

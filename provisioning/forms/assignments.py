@@ -22,24 +22,10 @@ class SearchForm(forms.Form):
 
 
 def filter_assignments(queryset, query):
-    """Assignments whose user (display name, UPN, mail, given name, surname) or group (display name) matches."""
+    """Assignments whose user or group the directory search finds (DirectoryUser.objects.search)."""
     if not query:
         return queryset
-    return queryset.filter(
-        Q(user__display_name__icontains=query)
-        | Q(user__user_principal_name__icontains=query)
-        | Q(user__mail__icontains=query)
-        | Q(user__given_name__icontains=query)
-        | Q(user__surname__icontains=query)
-        | Q(group__display_name__icontains=query)
-    )
-
-
-def search_groups(query, limit=SEARCH_LIMIT):
-    query = (query or "").strip()
-    if not query:
-        return DirectoryGroup.objects.none()
-    return DirectoryGroup.objects.filter(display_name__icontains=query).order_by("display_name")[:limit]
+    return queryset.filter(Q(user__in=DirectoryUser.objects.search(query)) | Q(group__in=DirectoryGroup.objects.search(query)))
 
 
 class AssignForm(forms.Form):

@@ -4,7 +4,6 @@ The pick travels as one value, "user:<id>" or "group:<id>", so a user and a grou
 """
 
 from django import forms
-from django.db.models import Q
 
 from provisioning.models import DirectoryGroup, DirectoryUser, OnDemandRun
 
@@ -12,21 +11,8 @@ GROUP_SEARCH_LIMIT = 10
 MEMBERS_SHOWN = 50  # members listed for a group; a member search narrows larger groups
 
 
-def search_groups(query, limit=GROUP_SEARCH_LIMIT):
-    query = (query or "").strip()
-    if not query:
-        return DirectoryGroup.objects.none()
-    return DirectoryGroup.objects.filter(display_name__icontains=query).order_by("display_name")[:limit]
-
-
 def group_members(group, query="", limit=MEMBERS_SHOWN):
-    members = group.members.order_by("display_name", "user_principal_name")
-    query = (query or "").strip()
-    if query:
-        members = members.filter(
-            Q(display_name__icontains=query) | Q(user_principal_name__istartswith=query) | Q(mail__istartswith=query)
-        )
-    return members[:limit]
+    return group.members.search(query).order_by("display_name", "user_principal_name")[:limit]
 
 
 def parse_subject(value):

@@ -3,7 +3,7 @@ from .apps import Application
 from .assignments import Assignment
 from .dry_runs import DryRun, DryRunEntry
 from .audit import AuditEntry
-from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
+from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryImportUpload, DirectoryUser
 from .logs import ProvisioningLog
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
 from .webhooks import WebhookDelivery, WebhookEndpoint
@@ -29,6 +29,7 @@ __all__ = [
     "CycleChunk",
     "DeletedDirectoryObject",
     "DirectoryGroup",
+    "DirectoryImportUpload",
     "DirectoryUser",
     "DryRun",
     "DryRunEntry",

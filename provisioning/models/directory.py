@@ -2,7 +2,9 @@
 
 import uuid
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 # Source attribute names as Entra spells them, in the order the pages list them.
 USER_ATTRIBUTES = [
@@ -22,6 +24,53 @@ USER_ATTRIBUTES = [
 # Computed by the engine, not stored: true when the user is unassigned, out of scope or disabled.
 COMPUTED_USER_ATTRIBUTES = ["IsSoftDeleted"]
 GROUP_ATTRIBUTES = ["objectId", "displayName", "description", "mailNickname", "members"]
+
+
+def _object_id(text):
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+class DirectoryUserQuerySet(models.QuerySet):
+    def search(self, text):
+        """The one directory user search (the directory pages, the pickers of Users and groups and Provision on
+        demand, the API): by first name, surname, user principal name or mail from their start, by display name
+        anywhere in it, by employeeId or objectId exactly, as Entra's people pickers search. Blank text: all."""
+        text = (text or "").strip()
+        if not text:
+            return self
+        matches = (
+            Q(given_name__istartswith=text)
+            | Q(surname__istartswith=text)
+            | Q(display_name__icontains=text)
+            | Q(user_principal_name__istartswith=text)
+            | Q(mail__istartswith=text)
+            | Q(employee_id__iexact=text)
+        )
+        if (object_id := _object_id(text)) is not None:
+            matches |= Q(object_id=object_id)
+        return self.filter(matches)
+
+    def active(self):
+        """Not soft-deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class DirectoryGroupQuerySet(models.QuerySet):
+    def search(self, text):
+        """The one directory group search: display name anywhere, mailNickname from its start, objectId exactly."""
+        text = (text or "").strip()
+        if not text:
+            return self
+        matches = Q(display_name__icontains=text) | Q(mail_nickname__istartswith=text)
+        if (object_id := _object_id(text)) is not None:
+            matches |= Q(object_id=object_id)
+        return self.filter(matches)
+
+    def active(self):
+        return self.filter(deleted_at__isnull=True)
 
 
 class DirectoryUser(models.Model):
@@ -48,6 +97,8 @@ class DirectoryUser(models.Model):
     # memberships or assignments counts as a change too (provisioning.directory_changes).
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
+    objects = DirectoryUserQuerySet.as_manager()
+
     class Meta:
         ordering = ["display_name", "user_principal_name"]
         verbose_name = "directory user"
@@ -73,6 +124,8 @@ class DirectoryGroup(models.Model):
     deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = DirectoryGroupQuerySet.as_manager()
 
     class Meta:
         ordering = ["display_name"]
@@ -112,3 +165,27 @@ class DeletedDirectoryObject(models.Model):
 
     def __str__(self):
         return f"{self.display_name or self.object_id} (deleted)"
+
+
+class DirectoryImportUpload(models.Model):
+    """A file uploaded on the Import page, kept on the server between its dry-run preview and Import.
+
+    Import runs on these stored bytes, never on a second upload: what the admin previewed is what is
+    imported (the SHA-256 is checked again before the import). Only its uploader can import it; it is
+    deleted once imported, and left-overs older than a day are deleted at the next upload.
+    """
+
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255)
+    data = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    prune = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "directory import upload"
+
+    def __str__(self):
+        return f"{self.name} ({self.size:,} bytes)"

@@ -10,16 +10,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from provisioning import audit
-from provisioning.engine.on_demand import search_users
-from provisioning.forms.assignments import (
-    SEARCH_LIMIT,
-    AssignForm,
-    SearchForm,
-    UnassignForm,
-    filter_assignments,
-    search_groups,
-)
-from provisioning.models import Application
+from provisioning.forms.assignments import SEARCH_LIMIT, AssignForm, SearchForm, UnassignForm, filter_assignments
+from provisioning.models import Application, DirectoryGroup, DirectoryUser
 from provisioning.roles import administrators_only
 from provisioning.views.htmx import wants_partial
 
@@ -47,8 +39,9 @@ def _assignment_context(app, query):
 
 
 def _directory_context(app, directory_query):
-    users = list(search_users(directory_query, limit=SEARCH_LIMIT))
-    groups = list(search_groups(directory_query))
+    # The picker lists nothing until the admin types: the directory may hold thousands.
+    users = list(DirectoryUser.objects.search(directory_query).order_by("display_name")[:SEARCH_LIMIT]) if directory_query else []
+    groups = list(DirectoryGroup.objects.search(directory_query).order_by("display_name")[:SEARCH_LIMIT]) if directory_query else []
     assigned = app.assignments.filter(Q(user__in=users) | Q(group__in=groups))
     assigned_users = {a.user_id for a in assigned if a.user_id}
     assigned_groups = {a.group_id for a in assigned if a.group_id}

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from provisioning import tasks
-from provisioning.engine.on_demand import OnDemandRequestError, request_on_demand, search_users
-from provisioning.forms.on_demand import OnDemandForm, group_members, parse_subject, search_groups
-from provisioning.models import Application, OnDemandRun, ProvisioningLog
+from provisioning.engine.on_demand import OnDemandRequestError, request_on_demand
+from provisioning.forms.on_demand import GROUP_SEARCH_LIMIT, OnDemandForm, group_members, parse_subject
+from provisioning.models import Application, DirectoryGroup, DirectoryUser, OnDemandRun, ProvisioningLog
 from provisioning.roles import administrators_only
 from provisioning.views.htmx import render_region
 
@@ -66,6 +66,9 @@ def on_demand_page(request, app_id):
     if request.method == "POST":
         # Keep what was picked on screen, so the admin corrects it instead of starting over.
         selection = _selection(parse_subject(request.POST.get("subject")), checked=request.POST.getlist("members"))
+    elif request.GET.get("pick"):
+        # Linked from a group's Provisioning to applications: the group arrives picked, its members to tick.
+        selection = _selection(parse_subject(request.GET.get("pick")))
     context = {
         "app": app,
         "blade_tab": "on_demand",
@@ -86,8 +89,8 @@ def search(request, app_id):
     context = {
         "app": app,
         "query": query,
-        "users": list(search_users(query, limit=USER_SEARCH_LIMIT)) if query else [],
-        "groups": list(search_groups(query)) if query else [],
+        "users": list(DirectoryUser.objects.search(query).order_by("display_name")[:USER_SEARCH_LIMIT]) if query else [],
+        "groups": list(DirectoryGroup.objects.search(query).order_by("display_name")[:GROUP_SEARCH_LIMIT]) if query else [],
         "user_limit": USER_SEARCH_LIMIT,
     }
     return render(request, "on_demand/page.html#search-results", context)

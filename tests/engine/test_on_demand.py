@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from provisioning import tasks
-from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand, request_retry, search_users
+from provisioning.engine.on_demand import OnDemandRequestError, provision_on_demand, request_on_demand, request_retry
 from provisioning.models import OnDemandRun, ProvisioningLog
 from tests import factories
 
@@ -21,19 +21,6 @@ def group_of_seven(scim_app):
     group = factories.DirectoryGroupFactory(display_name="Pilot users", members=members)
     factories.AssignmentFactory(application=scim_app, user=None, group=group)
     return group
-
-
-@pytest.mark.parametrize("query", ["Zoë", "Müller", "zoë müller", "zoe.m", "zm@"])
-def test_search_finds_users_by_first_last_display_upn_or_mail(query):
-    user = factories.DirectoryUserFactory(given_name="Zoë", surname="Müller", display_name="Zoë Müller",
-                                          user_principal_name="zoe.m@contoso.example", mail="zm@contoso.example")
-    factories.DirectoryUserFactory(given_name="Other", surname="Person", display_name="Other Person")
-    assert list(search_users(query)) == [user]
-
-
-def test_search_with_empty_query_finds_nothing():
-    factories.DirectoryUserFactory()
-    assert list(search_users("  ")) == []
 
 
 def test_group_members_are_limited_to_five(scim_app, group_of_seven):

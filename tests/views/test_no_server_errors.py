@@ -108,6 +108,7 @@ def world():
     run = factories.OnDemandRunFactory(application=app)
     hook = factories.WebhookEndpointFactory(application=app)
     dry_run = factories.DryRunEntryFactory(dry_run__application=app, dry_run__state="completed").dry_run
+    group = factories.DirectoryGroupFactory(members=[user])
     user_mapping = app.object_mappings.get(object_type="user")
     scoping_filter = factories.ScopingFilterFactory(object_mapping=user_mapping)
     factories.ScopingClauseFactory(scoping_filter=scoping_filter)
@@ -121,6 +122,8 @@ def world():
         "mapping_id": user_mapping.attribute_mappings.first().pk,
         "filter_id": scoping_filter.pk,
         "token_id": factories.ApiTokenFactory().pk,
+        "user_id": user.pk,
+        "group_id": group.pk,
     }
 
 

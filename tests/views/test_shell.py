@@ -52,15 +52,16 @@ def test_the_top_bar_shows_the_user_role_and_directory_link_for_administrators(a
     assert "Provisioning Portal" in body
     assert admin_user.username in body
     assert "Administrator" in body
-    assert 'href="/admin/provisioning/directoryuser/"' in body
+    assert f'href="{reverse("apps:directory_users")}"' in body and f'href="{reverse("apps:directory_groups")}"' in body
     assert 'hx-headers=\'{"X-CSRFToken": "' in body
     assert "js/htmx.min.js" in body and "css/portal.css" in body
 
 
-def test_the_top_bar_has_no_directory_link_for_helpdesk(helpdesk_client):
+def test_the_top_bar_links_the_read_only_directory_for_helpdesk(helpdesk_client):
     body = helpdesk_client.get(reverse("apps:list")).content.decode()
     assert "Helpdesk" in body
-    assert "/admin/provisioning/directoryuser/" not in body
+    assert f'href="{reverse("apps:directory_users")}"' in body
+    assert "/admin/" not in body
 
 
 def _render_blade(user, tab="overview"):
