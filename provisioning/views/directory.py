@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from provisioning import directory_upload, tasks
+from provisioning import audit, directory_upload, tasks
 from provisioning.engine import object_status
 from provisioning.engine.on_demand import OnDemandRequestError, request_on_demand
 from provisioning.forms.directory import (
@@ -102,7 +102,9 @@ def user_form(request, user_id=None):
     user = _user(user_id) if user_id else DirectoryUser()
     form = DirectoryUserForm(request.POST if request.method == "POST" else None, instance=user)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        with transaction.atomic(), audit.changes(user if user_id else None, "Update user" if user_id else "Add user",
+                                                 by=request.user, category=audit.Category.DIRECTORY) as watched:
+            user = watched.obj = form.save()
         messages.success(request, f"{user} was {'saved' if user_id else 'created'}.")
         return redirect("apps:directory_user", user.pk)
     context = {"directory_tab": "users", "form": form, "subject": user if user_id else None}
@@ -130,6 +132,8 @@ def _soft_delete(request, obj, kind, back, after):
     if request.method == "POST":
         obj.deleted_at = timezone.now()
         obj.save(update_fields=["deleted_at", "updated_at"])
+        audit.record(f"Delete {kind}", by=request.user, category=audit.Category.DIRECTORY, target=str(obj),
+                     changes=[{"name": "State", "old": "Active", "new": "Deleted"}])
         messages.success(request, f"{obj} was deleted. It stays restorable under State: Deleted until it is restored or purged "
                                   "in the admin; the apps it was provisioned to disable its account in their next sync.")
         return redirect(after)
@@ -142,6 +146,8 @@ def _restore(request, obj, back):
     else:
         obj.deleted_at = None
         obj.save(update_fields=["deleted_at", "updated_at"])
+        audit.record(f"Restore {'user' if isinstance(obj, DirectoryUser) else 'group'}", by=request.user, category=audit.Category.DIRECTORY, target=str(obj),
+                     changes=[{"name": "State", "old": "Deleted", "new": "Active"}])
         messages.success(request, f"{obj} was restored; the apps it is in scope of provision it again in their next sync.")
     return redirect(back)
 
@@ -200,7 +206,9 @@ def group_form(request, group_id=None):
     group = get_object_or_404(DirectoryGroup, pk=group_id) if group_id else DirectoryGroup()
     form = DirectoryGroupForm(request.POST if request.method == "POST" else None, instance=group)
     if request.method == "POST" and form.is_valid():
-        group = form.save()
+        with transaction.atomic(), audit.changes(group if group_id else None, "Update group" if group_id else "Add group",
+                                                 by=request.user, category=audit.Category.DIRECTORY) as watched:
+            group = watched.obj = form.save()
         messages.success(request, f"{group} was {'saved' if group_id else 'created'}.")
         return redirect("apps:directory_group", group.pk)
     context = {"directory_tab": "groups", "form": form, "subject": group if group_id else None}
@@ -228,6 +236,8 @@ def member_add(request, group_id):
     if not form.is_valid():
         return _group_page(request, group, add_form=form)
     group.members.add(form.cleaned_data["upn"])
+    audit.record("Add member to group", by=request.user, category=audit.Category.DIRECTORY, target=str(group),
+                 changes=[{"name": "Members", "old": "", "new": str(form.cleaned_data["upn"])}])
     messages.success(request, f"{form.cleaned_data['upn']} was added to {group}.")
     return redirect("apps:directory_group", group.pk)
 
@@ -241,6 +251,8 @@ def member_remove(request, group_id, user_id):
         messages.info(request, "That user is not a member of the group (any more).")
     else:
         group.members.remove(user)
+        audit.record("Remove member from group", by=request.user, category=audit.Category.DIRECTORY, target=str(group),
+                     changes=[{"name": "Members", "old": str(user), "new": ""}])
         messages.success(request, f"{user} was removed from {group}.")
     return redirect("apps:directory_group", group.pk)
 

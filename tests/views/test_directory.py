@@ -426,3 +426,17 @@ def test_an_edit_on_the_user_page_reaches_the_target_within_seconds(celery_worke
     while time.monotonic() < deadline and title_in_target(app, scim_server.token, jane) != "Principal Engineer":
         time.sleep(0.2)
     assert title_in_target(app, scim_server.token, jane) == "Principal Engineer"
+
+
+def test_directory_writes_are_audited(admin_client):
+    from provisioning.models import AuditEntry
+    from tests.factories import DirectoryGroupFactory, DirectoryUserFactory
+
+    user = DirectoryUserFactory(department="Sales")
+    group = DirectoryGroupFactory()
+    admin_client.post(reverse("apps:directory_user_delete", args=[user.pk]))
+    admin_client.post(reverse("apps:directory_user_restore", args=[user.pk]))
+    admin_client.post(reverse("apps:directory_member_add", args=[group.pk]), {"upn": user.user_principal_name})
+    activities = list(AuditEntry.objects.order_by("pk").values_list("activity", "category"))
+    assert activities == [("Delete user", "directory"), ("Restore user", "directory"),
+                          ("Add member to group", "directory")]
