@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from provisioning import log_export, tasks
+from provisioning import charts, log_export, tasks
 from provisioning.engine.on_demand import OnDemandRequestError, request_retry
 from provisioning.filters import ProvisioningLogFilterSet
 from provisioning.models import Application, ProvisioningLog
@@ -65,7 +65,7 @@ def log_list(request, app_id):
     # The table shows no steps or properties: leave the two JSON columns in the database.
     queryset = ProvisioningLog.objects.filter(application=app).defer("steps", "modified_properties", "traffic")
     filterset = ProvisioningLogFilterSet(request.GET or None, queryset=queryset)
-    rows, has_newer, has_older, page_error = [], False, False, ""
+    rows, has_newer, has_older, page_error, chart = [], False, False, "", ""
     if filterset.is_bound and not filterset.is_valid():
         page_error = "Fix the filters marked in red to see log entries."
     else:
@@ -75,6 +75,8 @@ def log_list(request, app_id):
             )
         except BadCursor as exc:
             page_error = str(exc)
+        outcomes = filterset.outcomes()
+        chart = charts.outcomes_over_time(outcomes.buckets, per=outcomes.per, window=outcomes.window)
     context = {
         "app": app,
         "blade_tab": "logs",
@@ -84,6 +86,7 @@ def log_list(request, app_id):
         "has_newer": has_newer,
         "has_older": has_older,
         "page_error": page_error,
+        "outcomes_chart": chart,
         "page_size": PAGE_SIZE,
         "download_query": request.GET.urlencode() if not page_error else "",
     }
