@@ -65,7 +65,7 @@ def log_list(request, app_id):
     # The table shows no steps or properties: leave the two JSON columns in the database.
     queryset = ProvisioningLog.objects.filter(application=app).defer("steps", "modified_properties", "traffic")
     filterset = ProvisioningLogFilterSet(request.GET or None, queryset=queryset)
-    rows, has_newer, has_older, page_error, chart = [], False, False, "", ""
+    rows, has_newer, has_older, page_error = [], False, False, ""
     if filterset.is_bound and not filterset.is_valid():
         page_error = "Fix the filters marked in red to see log entries."
     else:
@@ -75,8 +75,6 @@ def log_list(request, app_id):
             )
         except BadCursor as exc:
             page_error = str(exc)
-        outcomes = filterset.outcomes()
-        chart = charts.outcomes_over_time(outcomes.buckets, per=outcomes.per, window=outcomes.window)
     context = {
         "app": app,
         "blade_tab": "logs",
@@ -86,12 +84,34 @@ def log_list(request, app_id):
         "has_newer": has_newer,
         "has_older": has_older,
         "page_error": page_error,
-        "outcomes_chart": chart,
+        "chart_query": _filters_only(request.GET).urlencode(),
         "page_size": PAGE_SIZE,
         "download_query": request.GET.urlencode() if not page_error else "",
     }
     template = "logs/list.html#log-table" if wants_partial(request) else "logs/list.html"
     return render(request, template, context)
+
+
+def _filters_only(query):
+    filters = query.copy()
+    for name in ("format", "older", "newer"):
+        filters.pop(name, None)
+    return filters
+
+
+@require_GET
+@readers_only
+def log_chart(request, app_id):
+    """Successes and failures per hour of the entries the filters select. Its own region, fetched once the table
+    is shown, so the table's first page never waits for the aggregate."""
+    app = get_object_or_404(Application, pk=app_id)
+    filters = _filters_only(request.GET)
+    filterset = ProvisioningLogFilterSet(filters or None, queryset=ProvisioningLog.objects.filter(application=app))
+    if filterset.is_bound and not filterset.is_valid():
+        return HttpResponse("Fix the filters marked in red to see the chart.", status=400, content_type="text/plain")
+    outcomes = filterset.outcomes()
+    chart = charts.outcomes_over_time(outcomes.buckets, per=outcomes.per, window=outcomes.window) if outcomes.buckets else ""
+    return render(request, "logs/list.html#log-chart", {"app": app, "outcomes_chart": chart})
 
 
 @require_GET
@@ -144,9 +164,7 @@ def log_download(request, app_id):
     fmt = request.GET.get("format", "csv")
     if fmt not in ("csv", "json"):
         return HttpResponse(f"Download as csv or json (format={fmt[:20]} is neither).", status=400, content_type="text/plain")
-    filters = request.GET.copy()
-    for name in ("format", "older", "newer"):
-        filters.pop(name, None)
+    filters = _filters_only(request.GET)
     filterset = ProvisioningLogFilterSet(filters or None, queryset=ProvisioningLog.objects.filter(application=app))
     if filterset.is_bound and not filterset.is_valid():
         problems = "; ".join(f"{filterset.form.fields[name].label if name in filterset.form.fields else 'Filters'}: {' '.join(errors)}"
@@ -162,6 +180,7 @@ def log_download(request, app_id):
 urlpatterns = [
     path("apps/<int:app_id>/provisioning-logs/", log_list, name="logs"),
     path("apps/<int:app_id>/provisioning-logs/download/", log_download, name="logs_download"),
+    path("apps/<int:app_id>/provisioning-logs/chart/", log_chart, name="logs_chart"),
     path("apps/<int:app_id>/provisioning-logs/<int:log_id>/", log_detail, name="log_detail"),
     path("apps/<int:app_id>/provisioning-logs/<int:log_id>/retry/", log_retry, name="log_retry"),
 ]
