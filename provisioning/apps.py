@@ -7,3 +7,6 @@ class ProvisioningConfig(AppConfig):
 
     def ready(self):
         from provisioning import directory_changes  # noqa: F401  (connects the change signals)
+        from provisioning import request_metrics
+
+        request_metrics.connect()

@@ -4,6 +4,7 @@ from .assignments import Assignment
 from .dry_runs import DryRun, DryRunEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
+from .metrics import TargetRequestCount
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
 from .webhooks import WebhookDelivery, WebhookEndpoint
 from .runs import (
@@ -42,6 +43,7 @@ __all__ = [
     "RunState",
     "ScopingClause",
     "ScopingFilter",
+    "TargetRequestCount",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
