@@ -465,12 +465,15 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_the_table_fetches_the_chart_for_the_same_filters(admin_client, app):
-    ProvisioningLogFactory(application=app)
-    page = admin_client.get(logs_url(app, "status=failure&older=1"))
+    entry = ProvisioningLogFactory(application=app)
+    page = admin_client.get(logs_url(app, f"status=failure&older={entry.pk}"))  # the page's cursor is not the chart's
     assert f'hx-get="{chart_url(app, "status=failure")}"' in page.text
     partial = admin_client.get(logs_url(app, "status=failure&action=update"), **HX)
-    assert f'hx-get="{chart_url(app, "status=failure&amp;action=update")}"' in partial.text
-    assert 'id="log-chart"' not in admin_client.get(logs_url(app, "status=bogus"), **HX).text
+    # The chart sits outside the table's region: the partial replaces it out of band with one for the new filters.
+    assert (f'<div id="log-chart" class="log-chart" hx-get="{chart_url(app, "status=failure&amp;action=update")}" '
+            'hx-trigger="load" hx-swap="outerHTML" hx-swap-oob="true">') in partial.text
+    bad = admin_client.get(logs_url(app, "status=bogus"), **HX).text
+    assert '<div id="log-chart" class="log-chart" hx-swap-oob="true"></div>' in bad and "logs_chart" not in bad
 
 
 def test_chart_counts_the_filtered_entries_per_hour_up_to_the_newest(admin_client, app):
