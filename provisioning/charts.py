@@ -24,6 +24,7 @@ PANEL_GAP = 12
 X_LABELS = 20
 LEGEND = 18
 MAX_X_LABELS = 8
+CHAR_WIDTH = 6.5  # an 11px label's average character, in viewBox units
 _ids = itertools.count(1)
 
 
@@ -69,6 +70,7 @@ class Chart:
     empty_text: str = "No data yet"
     legend: bool = False
     css_class: str = ""
+    slots: int = 0  # at least this many column widths, so three cycles are three thin bars, not three slabs
 
 
 def nice_ceiling(value: float) -> float:
@@ -93,11 +95,12 @@ def nice_seconds(value: float) -> float:
     return next((step for step in _TIME_STEPS if step >= value), 3600)
 
 
-def label_indexes(n: int, most: int = MAX_X_LABELS) -> list[int]:
-    """Which columns get an x label: every k-th from the first, at most `most` of them."""
+def label_indexes(n: int, most: int = MAX_X_LABELS, column: float = WIDTH, longest: int = 0) -> list[int]:
+    """Which columns get an x label: every k-th from the first, at most `most` of them, and never so close that
+    two labels of `longest` characters overlap in columns `column` wide."""
     if n <= 0:
         return []
-    step = max(1, math.ceil(n / most))
+    step = max(1, math.ceil(n / most), math.ceil((longest * CHAR_WIDTH + 8) / column))
     return list(range(0, n, step))
 
 
@@ -120,7 +123,7 @@ def render(chart: Chart) -> SafeString:
         return mark_safe(ET.tostring(svg, encoding="unicode"))
 
     plot_width = WIDTH - LEFT - RIGHT
-    column = plot_width / n
+    column = plot_width / max(n, chart.slots)
     bar = max(1.0, column * 0.72) if column >= 3 else column
     y = TOP
     for panel in chart.panels:
@@ -129,7 +132,7 @@ def render(chart: Chart) -> SafeString:
     baseline = y - PANEL_GAP
 
     ticks = chart.tick_labels or chart.categories
-    for i in label_indexes(n):
+    for i in label_indexes(n, column=column, longest=max(len(t) for t in ticks)):
         x = LEFT + column * (i + 0.5)
         label = ET.SubElement(svg, "text", {"x": f"{x:.1f}", "y": str(baseline + 14), "class": "chart-x-label",
                                             "text-anchor": "middle"})
@@ -190,6 +193,9 @@ def _when(moment, fmt):
     return timezone.localtime(moment).strftime(fmt) if moment else ""
 
 
+HISTORY_SLOTS = 30  # engine.status.HISTORY_CYCLES: the chart keeps its scale as cycles accumulate
+
+
 def cycle_history(points) -> SafeString:
     """The Overview's last cycles (engine.status.CyclePoint, oldest first): duration, objects changed, failures."""
     n = len(points)
@@ -210,6 +216,7 @@ def cycle_history(points) -> SafeString:
         ],
         empty_text="No cycles yet",
         css_class="chart-cycles",
+        slots=HISTORY_SLOTS,
     ))
 
 

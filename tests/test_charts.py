@@ -46,7 +46,7 @@ def test_cycle_history_has_a_column_per_cycle_in_each_panel_and_bars_only_for_va
     assert len(bars(svg, "duration")) == 3
     assert len(bars(svg, "changed")) == 2  # the cycle that changed nothing has no bar
     assert len(bars(svg, "failure")) == 1
-    assert texts(svg, "chart-x-label") == ["11/30 08:00", "11/30 08:40", "11/30 09:20"]
+    assert texts(svg, "chart-x-label") == ["11/30 08:00"]  # 30 columns' room: the next label would overlap
     # y axes: 0 and a round maximum at or above the largest value
     assert texts(svg, "chart-y-label") == ["2 min", "0 s", "200", "0", "5", "0"]
     tooltips = [c.find("svg:title", NS).text for c in columns(svg)]
@@ -97,6 +97,18 @@ def test_text_is_escaped():
     assert texts(svg, "chart-x-label") == ["x<y"]
 
 
+def test_labels_never_overlap():
+    assert charts.label_indexes(30, column=22, longest=11) == [0, 4, 8, 12, 16, 20, 24, 28]
+    assert charts.label_indexes(3, column=200, longest=11) == [0, 1, 2]
+    assert charts.label_indexes(100, column=6.6, longest=5) == list(range(0, 100, 13))
+
+
 def test_nice_ceiling():
     assert [charts.nice_ceiling(v) for v in (0, 1, 3, 7, 47, 120, 0.3)] == [1, 1, 5, 10, 50, 200, 0.5]
     assert [charts.nice_seconds(v) for v in (0.4, 12, 95, 1000, 5000)] == [1, 15, 120, 1800, 7200]
+
+
+def test_a_few_cycles_keep_the_width_of_thirty():
+    svg = parse(charts.cycle_history([point(0, 10, 5, 0), point(1, 10, 5, 0)]))
+    widths = {r.get("width") for r in bars(svg)}
+    assert widths == {f"{(charts.WIDTH - charts.LEFT - charts.RIGHT) / 30 * 0.72:.1f}"}
