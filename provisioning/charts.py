@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -188,8 +189,6 @@ def _panel(svg, panel: Panel, categories, top, column, bar):
 
 
 def _when(moment, fmt):
-    from django.utils import timezone
-
     return timezone.localtime(moment).strftime(fmt) if moment else ""
 
 

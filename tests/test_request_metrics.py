@@ -91,3 +91,17 @@ def test_the_scim_client_records_answers_and_failures():
     for (target, method, klass, _), (n, _) in request_metrics.totals().items():
         by_class[(target.rsplit(":", 1)[1] == str(closed), method, klass)] = by_class.get((target.rsplit(":", 1)[1] == str(closed), method, klass), 0) + n
     assert by_class == {(False, "GET", "2xx"): 2, (True, "GET", "error"): 1}
+
+
+@pytest.mark.django_db
+def test_a_web_request_that_talks_to_a_target_writes_its_counts_when_it_ends(admin_client, scim_app):
+    from django.urls import reverse
+
+    response = admin_client.post(reverse("apps:test_connection", args=[scim_app.id]),
+                                 {"tenant_url": scim_app.tenant_url, "secret_token": ""}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert request_metrics._pending == {}  # written by the request_finished signal, nothing left in memory
+    target = request_metrics.target_of(scim_app.tenant_url)
+    rows = TargetRequestCount.objects.filter(target=target)
+    assert rows.exists() and {r.status_class for r in rows} <= {"2xx", "4xx"}
+    assert sum(r.requests for r in rows) >= 1
