@@ -5,11 +5,13 @@ Every filter lives in the query string, so a filtered view can be shared (the fa
 filter and say what to enter; the view shows them instead of a table.
 """
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from provisioning.models import ProvisioningCycle, ProvisioningLog
@@ -23,6 +25,11 @@ DATE_PRESETS = [
     ("custom", "Custom time interval"),
 ]
 _PRESET_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+# The activity chart: per hour up to a week, per day beyond, and never more than 92 days of bars.
+HOURLY_UP_TO = timedelta(days=7)
+CHART_AT_MOST = timedelta(days=92)
+CHART_ANY_TIME = timedelta(hours=24)
 
 # Identity terms shorter than this match the start of a word, not anywhere (see filter_identity).
 SHORT_TERM = 3
@@ -167,7 +174,64 @@ class ProvisioningLogFilterSet(django_filters.FilterSet):
         cycle_pk = ProvisioningCycle.objects.filter(cycle_id=value).values_list("pk", flat=True).first()
         return queryset.filter(cycle_id=cycle_pk) if cycle_pk else queryset.none()
 
+    def outcomes(self, now=None):
+        """Successes and failures of the filtered entries per hour (per day over a week): one aggregate query,
+        plus one indexed look-up of the newest entry when no date is chosen (the chart then shows the 24 hours
+        up to it, so an old cycle's entries are still drawn)."""
+        now = now or timezone.now()
+        data = self.form.cleaned_data if self.is_bound else {}
+        preset, start, end = data.get("date"), data.get("start"), data.get("end")
+        queryset = self.qs.order_by()
+        if preset in _PRESET_WINDOWS:
+            start, end = now - _PRESET_WINDOWS[preset], now
+        elif preset == "1m":
+            start, end = _one_month_before(now), now
+        elif not (start or end):
+            newest = queryset.order_by("-created_at").values_list("created_at", flat=True).first()
+            if newest is None:
+                return Outcomes([], "hour", "")
+            start, end = newest - CHART_ANY_TIME, newest
+        end = end or now
+        start = max(start or end - CHART_ANY_TIME, end - CHART_AT_MOST)
+        per, trunc = ("hour", TruncHour) if end - start <= HOURLY_UP_TO else ("day", TruncDay)
+        tz = timezone.get_current_timezone()
+        rows = (queryset.filter(created_at__gte=start, created_at__lte=end)
+                .annotate(bucket=trunc("created_at", tzinfo=tz)).values("bucket")
+                .annotate(success=Count("id", filter=Q(status=ProvisioningLog.Status.SUCCESS)),
+                          failure=Count("id", filter=Q(status=ProvisioningLog.Status.FAILURE)))
+                .order_by("bucket"))
+        found = {row["bucket"]: (row["success"], row["failure"]) for row in rows}
+        buckets = [(moment, *found.get(moment, (0, 0))) for moment in _bucket_starts(start, end, per, tz)]
+        local = "%-m/%-d/%Y, %-I:%M %p"
+        window = f"{timezone.localtime(start, tz).strftime(local)} to {timezone.localtime(end, tz).strftime(local)}"
+        return Outcomes(buckets, per, window)
+
     @property
     def is_filtered(self):
         """True when any filter has a value (the page then offers "Clear filters")."""
         return self.is_bound and any(self.form.data.get(name) for name in self.filters)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    buckets: list  # [(start of the hour or day, successes, failures)], oldest first, empty hours included
+    per: str  # "hour" | "day"
+    window: str  # "11/30/2026, 2:00 PM to 12/1/2026, 2:00 PM"
+
+
+def _bucket_starts(start, end, per, tz):
+    """Every hour (or local day) from the one holding start to the one holding end, as the database truncates."""
+    local = timezone.localtime(start, tz)
+    if per == "hour":
+        moment = local.replace(minute=0, second=0, microsecond=0)
+        while moment <= end:
+            yield moment
+            moment = timezone.localtime(moment + timedelta(hours=1), tz)
+        return
+    day = local.date()
+    while True:
+        moment = timezone.make_aware(datetime(day.year, day.month, day.day), tz)
+        if moment > end:
+            return
+        yield moment
+        day += timedelta(days=1)

@@ -4,14 +4,17 @@ the same, whichever worker did the work), plus the broker's queue depth. No HTTP
 A constant number of queries per scrape, and one or two per application for its last cycle's counts.
 """
 
+import bisect
+import itertools
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from provisioning import request_metrics
 from provisioning.engine.status import cycle_counts, job_status_code
 from provisioning.models import Application, Escrow, PendingRemoval, ProvisioningCycle, ProvisioningLog, Quarantine, RunState
 
@@ -82,7 +85,31 @@ class PortalCollector:
             staged.add_metric(_labels(app), counts.get(app.pk, 0))
         yield staged
 
+        yield from self._target_requests()
         yield from self._queues()
+
+    def _target_requests(self):
+        """Requests every process sent to each target (request_metrics.py: written in bulk, summed here)."""
+        requests = CounterMetricFamily("portal_target_requests", "SCIM requests sent to the target, by method and "
+                                       "status class (error: no answer came).", labels=["target", "method", "status_class"])
+        latency = HistogramMetricFamily("portal_target_request_duration_seconds", "How long the target took to answer "
+                                        "(or to fail), by method.", labels=["target", "method"])
+        by_class, by_bucket = {}, {}
+        for (target, method, klass, le), (n, s) in request_metrics.totals().items():
+            by_class[(target, method, klass)] = by_class.get((target, method, klass), 0) + n
+            # A bound that is no longer in BUCKETS counts in the next larger one (still a correct upper bound).
+            index = len(request_metrics.BUCKETS) if le is None else min(
+                bisect.bisect_left(request_metrics.BUCKETS, le), len(request_metrics.BUCKETS))
+            counts = by_bucket.setdefault((target, method), [[0] * (len(request_metrics.BUCKETS) + 1), 0.0])
+            counts[0][index] += n
+            counts[1] += s
+        for labels, n in sorted(by_class.items()):
+            requests.add_metric(list(labels), n)
+        for labels, (counts, total) in sorted(by_bucket.items()):
+            bounds = [str(b) for b in request_metrics.BUCKETS] + ["+Inf"]
+            latency.add_metric(list(labels), list(zip(bounds, itertools.accumulate(counts))), total)
+        yield requests
+        yield latency
 
     def _cycles(self, apps, by_pk, now):
         cycles = GaugeMetricFamily("portal_cycles", "Provisioning cycles by kind and state.", labels=APP_LABELS + ["kind", "state"])

@@ -257,3 +257,36 @@ def test_identity_whole_upn_matches_exactly_in_any_case(app):
     log(app, source_upn="mary.jane.doe@contoso.example")
     assert filtered(app, identity="JANE.DOE@contoso.example") == {jane}
     assert len(filtered(app, identity="doe@contoso.example")) == 2  # not a whole UPN: contains
+
+
+# The activity chart's numbers (FilterSet.outcomes)
+
+
+def outcomes(app, now, **params):
+    filterset = ProvisioningLogFilterSet(params or None, queryset=ProvisioningLog.objects.filter(application=app))
+    assert not filterset.is_bound or filterset.is_valid(), filterset.errors
+    return filterset.outcomes(now=now)
+
+
+def test_outcomes_of_a_preset_count_back_from_now_per_hour_with_empty_hours(app):
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
+    ProvisioningLogFactory(application=app, created_at=now - timedelta(hours=2, minutes=10), status="failure")
+    ProvisioningLogFactory(application=app, created_at=now - timedelta(minutes=5), status="success")
+    ProvisioningLogFactory(application=app, created_at=now - timedelta(minutes=1), status="skipped")
+    result = outcomes(app, now, date="24h")
+    assert result.per == "hour" and len(result.buckets) == 25
+    counted = [(start, s, f) for start, s, f in result.buckets if s or f]
+    assert counted == [(now.replace(minute=0) - timedelta(hours=2), 0, 1), (now.replace(minute=0), 1, 0)]
+    assert [b[0] for b in result.buckets] == sorted(b[0] for b in result.buckets)
+
+
+def test_outcomes_of_a_month_are_per_day(app):
+    now = timezone.now()
+    ProvisioningLogFactory(application=app, created_at=now - timedelta(days=20), status="success")
+    result = outcomes(app, now, date="1m")
+    assert result.per == "day" and 28 <= len(result.buckets) <= 32
+    assert sum(s for _, s, _ in result.buckets) == 1
+
+
+def test_outcomes_with_no_entries_and_no_date_are_empty(app):
+    assert outcomes(app, timezone.now()).buckets == []

@@ -124,3 +124,50 @@ def test_a_broker_that_does_not_answer_is_said_not_hidden(settings, monkeypatch)
     monkeypatch.setattr(metrics, "broker_queue_depth", down)
     found = samples(scrape(factories.ApiTokenFactory()))
     assert value(found, "portal_broker_up") == 0
+
+
+# Requests and latency per target: counted in the worker process, written in bulk, summed by the web process
+
+
+def test_a_real_cycle_in_a_worker_process_counts_its_requests_per_target(transactional_db, scim_app):
+    import time
+
+    from provisioning import request_metrics, tasks
+    from provisioning.engine.cycle import start_provisioning
+    from provisioning.models import ProvisioningLog, TargetRequestCount
+    from tests.workers import start_worker
+
+    request_metrics.discard()
+    scim_app.use_bulk = False
+    scim_app.save()
+    for n in range(12):
+        factories.AssignmentFactory(application=scim_app, user=factories.DirectoryUserFactory(display_name=f"Metric User {n}"))
+    worker = start_worker("metrics")
+    try:
+        cycle = start_provisioning(scim_app)
+        tasks.run_cycle.delay(cycle.pk)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            cycle.refresh_from_db()
+            if cycle.state != "queued" and not cycle.is_active:
+                break
+            time.sleep(0.1)
+        assert cycle.state == "completed", cycle.error or worker.log()[-2000:]
+        # The worker flushes when each task ends: the last one may still be writing.
+        while time.monotonic() < deadline and not TargetRequestCount.objects.filter(method="POST").exists():
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    created = ProvisioningLog.objects.filter(cycle=cycle, action="create", status="success").count()
+    assert created == 12
+    assert TargetRequestCount.objects.count() < 40  # a few rows per chunk, not one per request
+
+    found = samples(scrape(factories.ApiTokenFactory()))
+    target = request_metrics.target_of(scim_app.tenant_url)
+    assert value(found, "portal_target_requests_total", target=target, method="POST", status_class="2xx") == 12
+    gets = value(found, "portal_target_requests_total", target=target, method="GET", status_class="2xx")
+    assert gets >= 1  # ServiceProviderConfig and the target's listing
+    assert value(found, "portal_target_request_duration_seconds_count", target=target, method="POST") == 12
+    assert value(found, "portal_target_request_duration_seconds_bucket", target=target, method="POST", le="+Inf") == 12
+    assert 0 < value(found, "portal_target_request_duration_seconds_sum", target=target, method="POST") < 12 * 5
+    assert request_metrics._pending == {}  # this process sent nothing: the numbers came through the database

@@ -445,3 +445,44 @@ def synchronization_status(app):
 def job_status_code(app):
     """Graph's synchronizationStatus.code alone (the metrics read it for every app without the whole overview)."""
     return GRAPH_CODES.get(_status_code(app), "NotRun")
+
+
+# ------------------------------------------------------------------------------------------ cycle history
+
+
+@dataclass(frozen=True)
+class CyclePoint:
+    """One cycle of the Overview's history chart."""
+
+    cycle_id: object
+    kind: str
+    state: str
+    started_at: object
+    duration_seconds: float
+    changed: int  # objects created, updated, disabled or deleted successfully
+    failures: int
+
+
+HISTORY_CYCLES = 30
+
+
+def cycle_history(app, limit=HISTORY_CYCLES, now=None):
+    """The last `limit` cycles that started (oldest first) with duration, objects changed and failures: two
+    queries, the cycles and their chunks' counts."""
+    now = now or timezone.now()
+    cycles = list(
+        app.cycles.filter(started_at__isnull=False, dry_run=False).order_by("-started_at", "-id")
+        .values_list("id", "cycle_id", "kind", "state", "started_at", "finished_at")[:limit]
+    )
+    changed, failures = {}, {}
+    for cycle_pk, counts in CycleChunk.objects.filter(cycle_id__in=[c[0] for c in cycles]).values_list("cycle_id", "counts"):
+        for action, by_status in (counts or {}).items():
+            if action in ("unchanged", "reference"):  # reference failures are counted in their action too
+                continue
+            changed[cycle_pk] = changed.get(cycle_pk, 0) + (by_status.get("success", 0) if action != "other" else 0)
+            failures[cycle_pk] = failures.get(cycle_pk, 0) + by_status.get("failure", 0)
+    return [
+        CyclePoint(cycle_id, kind, state, started, max(0.0, ((finished or now) - started).total_seconds()),
+                   changed.get(pk, 0), failures.get(pk, 0))
+        for pk, cycle_id, kind, state, started, finished in reversed(cycles)
+    ]

@@ -5,6 +5,7 @@ from .dry_runs import DryRun, DryRunEntry
 from .audit import AuditEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryImportUpload, DirectoryUser
 from .logs import ProvisioningLog
+from .metrics import TargetRequestCount
 from .mappings import AttributeMapping, ObjectMapping, ScopingClause, ScopingFilter
 from .webhooks import WebhookDelivery, WebhookEndpoint
 from .runs import (
@@ -45,6 +46,7 @@ __all__ = [
     "RunState",
     "ScopingClause",
     "ScopingFilter",
+    "TargetRequestCount",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote
 import certifi
 import httpx
 
+from provisioning import request_metrics
 from provisioning.scim.errors import (
     ScimAuthError,
     ScimConnectionError,
@@ -374,6 +375,7 @@ class ScimClient:
             response.request = request  # as httpx.Client sets it (redirect Location joins read it)
             response.read()
         except httpx.TransportError as exc:
+            request_metrics.record(self.base_url, method, None, time.perf_counter() - started)
             error = self._connection_error(exc, method, path)
             if traffic is not None:
                 traffic.record(method=method, url=request.url, elapsed_ms=(time.perf_counter() - started) * 1000,
@@ -386,6 +388,7 @@ class ScimClient:
                                request_body=content, error=str(error), secret=self._token)
             raise error from exc
         elapsed = (time.perf_counter() - started) * 1000
+        request_metrics.record(self.base_url, method, response.status_code, elapsed / 1000)
         if traffic is not None:
             traffic.record(method=method, url=request.url, status=response.status_code, elapsed_ms=elapsed,
                            request_headers=self._shown_headers, request_body=content,

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from provisioning import log_export, tasks
+from provisioning import charts, log_export, tasks
 from provisioning.engine.on_demand import OnDemandRequestError, request_retry
 from provisioning.filters import ProvisioningLogFilterSet
 from provisioning.models import Application, ProvisioningLog
@@ -84,11 +84,34 @@ def log_list(request, app_id):
         "has_newer": has_newer,
         "has_older": has_older,
         "page_error": page_error,
+        "chart_query": _filters_only(request.GET).urlencode(),
         "page_size": PAGE_SIZE,
         "download_query": request.GET.urlencode() if not page_error else "",
     }
     template = "logs/list.html#log-table" if wants_partial(request) else "logs/list.html"
     return render(request, template, context)
+
+
+def _filters_only(query):
+    filters = query.copy()
+    for name in ("format", "older", "newer"):
+        filters.pop(name, None)
+    return filters
+
+
+@require_GET
+@readers_only
+def log_chart(request, app_id):
+    """Successes and failures per hour of the entries the filters select. Its own region, fetched once the table
+    is shown, so the table's first page never waits for the aggregate."""
+    app = get_object_or_404(Application, pk=app_id)
+    filters = _filters_only(request.GET)
+    filterset = ProvisioningLogFilterSet(filters or None, queryset=ProvisioningLog.objects.filter(application=app))
+    if filterset.is_bound and not filterset.is_valid():
+        return HttpResponse("Fix the filters marked in red to see the chart.", status=400, content_type="text/plain")
+    outcomes = filterset.outcomes()
+    chart = charts.outcomes_over_time(outcomes.buckets, per=outcomes.per, window=outcomes.window) if outcomes.buckets else ""
+    return render(request, "logs/list.html#log-chart", {"app": app, "outcomes_chart": chart})
 
 
 @require_GET
@@ -141,9 +164,7 @@ def log_download(request, app_id):
     fmt = request.GET.get("format", "csv")
     if fmt not in ("csv", "json"):
         return HttpResponse(f"Download as csv or json (format={fmt[:20]} is neither).", status=400, content_type="text/plain")
-    filters = request.GET.copy()
-    for name in ("format", "older", "newer"):
-        filters.pop(name, None)
+    filters = _filters_only(request.GET)
     filterset = ProvisioningLogFilterSet(filters or None, queryset=ProvisioningLog.objects.filter(application=app))
     if filterset.is_bound and not filterset.is_valid():
         problems = "; ".join(f"{filterset.form.fields[name].label if name in filterset.form.fields else 'Filters'}: {' '.join(errors)}"
@@ -159,6 +180,7 @@ def log_download(request, app_id):
 urlpatterns = [
     path("apps/<int:app_id>/provisioning-logs/", log_list, name="logs"),
     path("apps/<int:app_id>/provisioning-logs/download/", log_download, name="logs_download"),
+    path("apps/<int:app_id>/provisioning-logs/chart/", log_chart, name="logs_chart"),
     path("apps/<int:app_id>/provisioning-logs/<int:log_id>/", log_detail, name="log_detail"),
     path("apps/<int:app_id>/provisioning-logs/<int:log_id>/retry/", log_retry, name="log_retry"),
 ]

@@ -6,14 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from provisioning import tasks
+from provisioning import charts, tasks
 from provisioning.engine import changes
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.engine.restart import RestartError, restart_provisioning
 from provisioning.engine.restart import allow_deletes as restart_allow_deletes
 from provisioning.engine.restart import reject_deletes as restart_reject_deletes
 from provisioning.forms.restart import RestartForm
-from provisioning.engine.status import overview
+from provisioning.engine.status import cycle_history, overview
 from provisioning.models import Application, ProvisioningCycle, ProvisioningLog
 from provisioning.roles import administrators_only, readers_only
 
@@ -68,6 +68,7 @@ def _context(app):
         "cycle_failed": bool(status.cycle and status.cycle.state == ProvisioningCycle.State.FAILED),
         "last_dry_run": app.dry_runs.first(),
         "last_change_sync": changes.last_change_sync(app),
+        "history_chart": charts.cycle_history(cycle_history(app)),
     }
 
 

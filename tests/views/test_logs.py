@@ -437,3 +437,73 @@ def test_an_entry_without_requests_says_so(admin_client, app):
     entry = ProvisioningLogFactory(application=app, status="skipped", action="other")
     text = admin_client.get(reverse("apps:log_detail", args=[app.id, entry.id])).text
     assert f"This entry sent no request to {app.name}" in text
+
+
+# The activity chart: successes and failures per hour of the filtered entries, its own region
+
+
+def chart_url(app, query=""):
+    return reverse("apps:logs_chart", args=[app.id]) + (f"?{query}" if query else "")
+
+
+def chart(response):
+    import re
+    import xml.etree.ElementTree as ET
+
+    assert response.status_code == 200, response.content
+    return ET.fromstring(re.search(r"<svg.*?</svg>", response.text, re.S).group(0))
+
+
+def bar_values(svg, css):
+    from provisioning.charts import SVG_NS
+
+    rects = svg.findall(f".//{{{SVG_NS}}}g[@class='chart-column']/{{{SVG_NS}}}rect")
+    return [int(r.get("data-value")) for r in rects if f"chart-{css}" in r.get("class", "").split()]
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_the_table_fetches_the_chart_for_the_same_filters(admin_client, app):
+    entry = ProvisioningLogFactory(application=app)
+    page = admin_client.get(logs_url(app, f"status=failure&older={entry.pk}"))  # the page's cursor is not the chart's
+    assert f'hx-get="{chart_url(app, "status=failure")}"' in page.text
+    partial = admin_client.get(logs_url(app, "status=failure&action=update"), **HX)
+    # The chart sits outside the table's region: the partial replaces it out of band with one for the new filters.
+    assert (f'<div id="log-chart" class="log-chart" hx-get="{chart_url(app, "status=failure&amp;action=update")}" '
+            'hx-trigger="load" hx-swap="outerHTML" hx-swap-oob="true">') in partial.text
+    bad = admin_client.get(logs_url(app, "status=bogus"), **HX).text
+    assert '<div id="log-chart" class="log-chart" hx-swap-oob="true"></div>' in bad and "logs_chart" not in bad
+
+
+def test_chart_counts_the_filtered_entries_per_hour_up_to_the_newest(admin_client, app):
+    for minutes, status in ((0, "success"), (10, "success"), (20, "failure"), (70, "failure"), (75, "skipped"), (190, "success")):
+        ProvisioningLogFactory(application=app, created_at=BASE + timedelta(minutes=minutes), status=status)
+    ProvisioningLogFactory(created_at=BASE, status="failure")  # another app's
+    svg = chart(admin_client.get(chart_url(app), **HX))
+    assert svg.find(f"{SVG}title").text == "Successes and failures per hour, 11/19/2025, 3:10 PM to 11/20/2025, 3:10 PM"
+    columns = svg.findall(f".//{SVG}g[@class='chart-column']")
+    assert len(columns) == 25  # the 24 hours up to the newest entry, both ends' hours included
+    assert bar_values(svg, "success") == [2, 1] and bar_values(svg, "failure") == [1, 1]
+    assert svg.find(f"{SVG}desc").text.startswith("3 successes and 2 failures in 25 hours")
+
+    svg = chart(admin_client.get(chart_url(app, "status=failure"), **HX))
+    assert bar_values(svg, "success") == [] and bar_values(svg, "failure") == [1, 1]
+
+
+def test_chart_over_a_custom_range_longer_than_a_week_is_per_day(admin_client, app):
+    for day in (0, 0, 3, 9):
+        ProvisioningLogFactory(application=app, created_at=BASE + timedelta(days=day), status="success")
+    svg = chart(admin_client.get(chart_url(app, "date=custom&start=2025-11-19T00:00&end=2025-11-30T23:00")))
+    assert "per day" in svg.find(f"{SVG}title").text
+    assert len(svg.findall(f".//{SVG}g[@class='chart-column']")) == 12
+    assert bar_values(svg, "success") == [2, 1, 1]
+
+
+def test_chart_with_no_entries_and_with_bad_filters(admin_client, helpdesk_client, app):
+    assert "<svg" not in admin_client.get(chart_url(app)).text
+    ProvisioningLogFactory(application=app, status="success")
+    svg = chart(helpdesk_client.get(chart_url(app, "date=24h&status=failure")))
+    assert svg.find(f"{SVG}desc").text.startswith("0 successes and 0 failures in 25 hours")
+    response = admin_client.get(chart_url(app, "status=bogus"))
+    assert response.status_code == 400 and b"Fix the filters" in response.content

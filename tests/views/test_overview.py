@@ -339,3 +339,51 @@ def test_a_cycle_that_provisioned_something_has_no_such_note(admin_client, app):
     cycle = app.cycles.first()
     CycleChunkFactory(cycle=cycle, total=1, done=1, state="done", counts={"create": {"success": 1}})
     assert "Nothing was provisioned" not in admin_client.get(url("overview", app)).text
+
+
+# Cycle history chart
+
+
+def history_svg(response):
+    import re
+    import xml.etree.ElementTree as ET
+
+    section = response.text.split('id="ov-history"', 1)[1]
+    return ET.fromstring(re.search(r"<svg.*?</svg>", section, re.S).group(0))
+
+
+def test_history_chart_draws_the_last_30_cycles_oldest_first(admin_client, app):
+    from datetime import timedelta
+
+    from provisioning.charts import SVG_NS
+
+    start = timezone.now() - timedelta(days=2)
+    for i in range(32):
+        cycle = ProvisioningCycleFactory(application=app, kind="incremental", state="completed",
+                                         started_at=start + timedelta(hours=i), finished_at=start + timedelta(hours=i, seconds=10 + i))
+        CycleChunkFactory(cycle=cycle, counts={"update": {"success": i, "failure": 1 if i == 31 else 0}, "unchanged": {"skipped": 5}})
+    ProvisioningCycleFactory(application=app, state="queued")  # not started: not drawn
+    svg = history_svg(admin_client.get(url("overview", app)))
+    ns = {"s": SVG_NS}
+    columns = svg.findall(".//s:g[@class='chart-column']", ns)
+    assert len(columns) == 3 * 30
+    durations = [c for c in columns[:30]]
+    assert durations[0].find("s:title", ns).text.endswith(": 12 s")  # cycle 2 is the oldest of the last 30
+    assert durations[-1].find("s:title", ns).text.endswith(": 41 s")
+    changed = [c.find("s:title", ns).text.rsplit(": ", 1)[1] for c in columns[30:60]]
+    assert changed == [str(i) for i in range(2, 32)]
+    failures = [r for r in svg.iter(f"{{{SVG_NS}}}rect") if "chart-failure" in r.get("class", "")]
+    assert len(failures) == 1
+    assert "The last 30 cycles" in svg.find("s:desc", ns).text
+
+
+def test_history_chart_with_no_cycles_says_so(admin_client, app):
+    svg = history_svg(admin_client.get(url("overview", app)))
+    assert "No cycles yet" in "".join(svg.itertext())
+
+
+def test_history_chart_follows_the_running_cycle_in_the_polled_region(admin_client, app):
+    ProvisioningCycleFactory(application=app, state="running", started_at=timezone.now())
+    response = admin_client.get(url("overview_status", app), **HX)
+    assert 'id="ov-history"' in response.text
+    assert "(running)" in "".join(history_svg(response).itertext())

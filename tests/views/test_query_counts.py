@@ -63,3 +63,33 @@ def test_mappings_page_query_count_does_not_grow_with_mappings(admin_client):
     for _ in range(5):
         factories.ScopingClauseFactory(scoping_filter=factories.ScopingFilterFactory(object_mapping=user_mapping))
     assert count_queries(admin_client, url) == small
+
+
+def test_overview_history_chart_costs_the_same_queries_for_3_or_30_cycles(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    app = factories.ApplicationFactory()
+    start = timezone.now() - timedelta(days=3)
+
+    def cycles(n):
+        for i in range(n):
+            cycle = factories.ProvisioningCycleFactory(application=app, state="completed", started_at=start + timedelta(minutes=i),
+                                                       finished_at=start + timedelta(minutes=i, seconds=30))
+            factories.CycleChunkFactory.create_batch(3, cycle=cycle, counts={"create": {"success": 2, "failure": 1}})
+
+    for name in ("apps:overview", "apps:overview_status"):
+        cycles(3)
+        small = count_queries(admin_client, reverse(name, args=[app.pk]))
+        cycles(30)
+        assert count_queries(admin_client, reverse(name, args=[app.pk])) == small, name
+
+
+def test_logs_chart_is_one_aggregate_query_whatever_the_entries(admin_client):
+    app = factories.ApplicationFactory()
+    url = reverse("apps:logs", args=[app.pk]) + "?date=7d"
+    factories.ProvisioningLogFactory.create_batch(3, application=app)
+    small = count_queries(admin_client, url)
+    factories.ProvisioningLogFactory.create_batch(60, application=app, status="failure")
+    assert count_queries(admin_client, url) == small
