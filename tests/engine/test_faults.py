@@ -174,14 +174,17 @@ def test_creates_whose_answer_was_lost_are_found_not_duplicated(app, upstream, p
 # --------------------------------------------------------------------------------------------- revoked token
 
 
-def test_a_revoked_token_stops_all_traffic_quarantines_once_and_restart_clears_it(app, upstream, proxy, directory, workers, smtp):
-    workers("first")
+@pytest.mark.parametrize("kill", [False, True], ids=["steady", "worker-killed"])
+def test_a_revoked_token_stops_all_traffic_quarantines_once_and_restart_clears_it(app, upstream, proxy, directory, workers, smtp, kill):
+    first = workers("first")
     workers("second")
     proxy.set(seed=3, throttle=0.0)
     cycle = start_provisioning(app)
     tasks.run_cycle.delay(cycle.pk)
     wait_for(lambda: ProvisioningLog.objects.filter(cycle=cycle).count() > 30, 120, "some objects done")
     proxy.set(revoked=True)
+    if kill:
+        first.kill()  # one worker dies as the token is revoked: the other must stop all the same
     cycle = wait_for(lambda: ended(cycle), 60, "the cycle to end")
 
     assert cycle.state == RunState.FAILED and "Quarantined (EncounteredQuarantineException)" in cycle.error
@@ -229,9 +232,9 @@ def leave_scope(app, people):
     require_full_cycle(app)
 
 
-@pytest.mark.parametrize("decision", ["allow", "reject"])
+@pytest.mark.parametrize("decision", ["allow", "reject", "allow-worker-killed"])
 def test_a_scoping_change_over_the_threshold_disables_nobody_until_allowed(app, upstream, proxy, six_hundred, workers, smtp, decision):
-    workers("first")
+    first = workers("first")
     assert cycle_through_workers(app).state == RunState.COMPLETED
     leave_scope(app, six_hundred)
     proxy.clear()
@@ -249,7 +252,21 @@ def test_a_scoping_change_over_the_threshold_disables_nobody_until_allowed(app, 
     assert len(smtp.messages) == 1 and "TooManyDeletes" in smtp.messages[0]["Subject"]
 
     proxy.clear()
-    if decision == "allow":
+    if decision == "allow-worker-killed":
+        workers("second")
+        allowed = allow_deletes(app)
+        tasks.run_cycle.delay(allowed.pk)
+        wait_for(lambda: ProvisioningLog.objects.filter(cycle=allowed, action="disable").count() > 50, 120, "some disables")
+        first.kill()
+        cycle = wait_for(lambda: ended(allowed), 120, "the cycle to end")
+        assert cycle.state == RunState.COMPLETED, cycle.error
+        held_ids = {str(p.object_id) for p in six_hundred[:600]}
+        disabled = set(ExportState.objects.filter(application=app, disabled=True).values_list("source_id", flat=True))
+        assert {str(s) for s in disabled} == held_ids  # exactly the held ones, none twice-counted, none else
+        # A disable in flight when its worker died may be sent again (a PATCH of active=false is idempotent).
+        assert 600 <= len(sent(proxy, "PATCH", "/Users/")) <= 600 + 60
+        assert Quarantine.objects.get(pk=held.pk).lifted_at is not None
+    elif decision == "allow":
         cycle = cycle_through_workers(app, cycle=allow_deletes(app))
         assert cycle.state == RunState.COMPLETED, cycle.error
         disables = sent(proxy, "PATCH", "/Users/")
