@@ -17,7 +17,7 @@ from provisioning.models import Application, Escrow, ExportState, PendingRemoval
 from tests import factories
 from tests.servers import SmtpServer, start_fault_proxy, start_scim_server
 from tests.target_check import differences
-from tests.workers import start_worker
+from tests.workers import start_beat, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,12 +47,21 @@ def smtp():
 def workers(smtp):
     started = []
 
+    common = {"SCIM_TIMEOUT_SECONDS": "1.5", "PROVISIONING_CHUNK_SIZE": "60", "PROVISIONING_RETRY_SECONDS": "30",
+              "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp.port)}
+
     def start(name="worker", **env):
-        worker = start_worker(name, env={"SCIM_TIMEOUT_SECONDS": "1.5", "PROVISIONING_CHUNK_SIZE": "60", "PROVISIONING_RETRY_SECONDS": "30",
-                                         "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp.port), **env})
+        worker = start_worker(name, env={**common, **env})
         started.append(worker)
         return worker
 
+    def beat():
+        """Beat gives workers back to a cycle whose worker died (as in production: exactly one beat)."""
+        process = start_beat(env=common)
+        started.append(process)
+        return process
+
+    start.beat = beat
     yield start
     for worker in started:
         worker.stop()
@@ -178,6 +187,8 @@ def test_creates_whose_answer_was_lost_are_found_not_duplicated(app, upstream, p
 def test_a_revoked_token_stops_all_traffic_quarantines_once_and_restart_clears_it(app, upstream, proxy, directory, workers, smtp, kill):
     first = workers("first")
     workers("second")
+    if kill:
+        workers.beat()
     proxy.set(seed=3, throttle=0.0)
     cycle = start_provisioning(app)
     tasks.run_cycle.delay(cycle.pk)
@@ -194,9 +205,15 @@ def test_a_revoked_token_stops_all_traffic_quarantines_once_and_restart_clears_i
     assert "answered 401 Unauthorized" in held.description and "no further request was sent" in held.description
     assert "Generate a new token" in held.fix and held.next_attempt_at > timezone.now() + timezone.timedelta(hours=5)
     log = proxy.log()
-    first_refusal = min(r["answered"] for r in log if r["fault"] == "revoked")
-    after = [r for r in log if r["arrived"] > first_refusal + 0.1]
-    assert after == [], f"{len(after)} requests after the first 401 was answered"
+    if kill:
+        # The first 401 may have been answered to the worker that died with it: the chunk it held is taken over
+        # and its first request is refused too. At most what each worker had in flight reaches the target.
+        refused = [r for r in log if r["fault"] == "revoked"]
+        assert len(refused) <= 2 * app.max_concurrent_requests, f"{len(refused)} requests answered 401"
+    else:
+        first_refusal = min(r["answered"] for r in log if r["fault"] == "revoked")
+        after = [r for r in log if r["arrived"] > first_refusal + 0.1]
+        assert after == [], f"{len(after)} requests after the first 401 was answered"
     wait_for(lambda: smtp.messages, 10, "the quarantine email")
     time.sleep(1)
     assert len(smtp.messages) == 1 and "quarantined (EncounteredQuarantineException)" in smtp.messages[0]["Subject"]
@@ -254,6 +271,7 @@ def test_a_scoping_change_over_the_threshold_disables_nobody_until_allowed(app, 
     proxy.clear()
     if decision == "allow-worker-killed":
         workers("second")
+        workers.beat()
         allowed = allow_deletes(app)
         tasks.run_cycle.delay(allowed.pk)
         wait_for(lambda: ProvisioningLog.objects.filter(cycle=allowed, action="disable").count() > 50, 120, "some disables")
