@@ -40,6 +40,11 @@ DEFAULT_DEADLINE_SECONDS = 60.0
 MAX_JSON_DEPTH = 64
 DECODED_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Shown escaped (\u202e) wherever log entries show text: control characters but tab and line breaks, and the
+# invisible characters that reorder or hide text (bidi embeddings, overrides and isolates, zero-width space,
+# word joiner, BOM). Joiners and the left-to-right / right-to-left marks stay: real names use them.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb"
+                        "\ud800-\udfff]")
 
 
 REFUSED_FIX = (
@@ -295,4 +300,36 @@ def cleaned(data):
                 stack.extend((value, k, depth + 1) for k in value)
             else:
                 stack.extend((value, i, depth + 1) for i in range(len(value)))
+    return root[0]
+
+
+def visible(text: str) -> str:
+    """The text with control and text-reordering characters written as escapes (ESC → \\u001b), so a
+    log entry shows what the target sent instead of letting it colour, hide or reverse the text around it."""
+    if not isinstance(text, str) or not _INVISIBLE.search(text):
+        return text
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def visible_json(data):
+    """`visible` applied to every string of a JSON value (keys too), iteratively."""
+    if isinstance(data, str):
+        return visible(data)
+    if not isinstance(data, (dict, list)):
+        return data
+    root = [data]
+    stack = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        value = container[key]
+        if isinstance(value, str):
+            if _INVISIBLE.search(value):
+                container[key] = visible(value)
+        elif isinstance(value, dict):
+            if any(_INVISIBLE.search(k) for k in value if isinstance(k, str)):
+                value = {visible(k): v for k, v in value.items()}
+                container[key] = value
+            stack.extend((value, k) for k in value)
+        elif isinstance(value, list):
+            stack.extend((value, i) for i in range(len(value)))
     return root[0]

@@ -53,8 +53,9 @@ USER_AGENT = "Provisioning-Portal (SCIM 2.0 client)"
 UNCONFIRMED = type("Unconfirmed", (), {"__repr__": lambda self: "UNCONFIRMED", "__bool__": lambda self: False})()
 # Guards against servers that ignore startIndex and return the same page forever.
 MAX_PAGES = 1000
-# Ids a target assigns are stored and sent back in URLs; no real target's are anywhere near this long.
-MAX_ID_LENGTH = 1024
+# Ids a target assigns are stored (export state, listings and log entries hold up to 256 characters) and sent
+# back in URLs; no real target's are anywhere near this long.
+MAX_ID_LENGTH = 256
 
 
 @dataclass(frozen=True)

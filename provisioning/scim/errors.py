@@ -16,6 +16,8 @@ from http import HTTPStatus
 
 import httpx
 
+from provisioning.scim.answers import clean_text
+
 DETAIL_LIMIT = 300
 REDACTED = "[redacted]"
 
@@ -269,7 +271,9 @@ def redact(text: str, secret: str) -> str:
 
 
 def truncate(text: str, limit: int = DETAIL_LIMIT) -> str:
-    text = " ".join(text.split())
+    """One line of at most `limit` characters; every excerpt of a target's text passes here, so it is also
+    made storable (no NUL, no lone surrogate)."""
+    text = clean_text(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

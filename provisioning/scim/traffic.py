@@ -22,6 +22,7 @@ import json
 import re
 from collections import deque
 
+from provisioning.scim.answers import clean_text, visible
 from provisioning.scim.errors import REDACTED
 
 BODY_LIMIT = 4_000
@@ -115,7 +116,7 @@ class Traffic:
     def _body(self, exchange, name, body, failed, secret):
         if not body:
             return
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        text = clean_text(body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))
         # Masked before it is cut, so that a secret across the cut leaves no part of itself behind.
         text = self._clean(text, secret)
         limit = FAILED_BODY_LIMIT if failed else BODY_LIMIT
@@ -150,6 +151,7 @@ def pretty_body(text: str) -> str:
     if not text:
         return ""
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
+        # Written back without \u escapes, so control characters are escaped again for the page.
+        return visible(json.dumps(json.loads(text), indent=2, ensure_ascii=False))
+    except (ValueError, RecursionError):
+        return visible(text)

@@ -359,8 +359,9 @@ def test_a_created_resource_without_an_id_is_a_protocol_error(misbehaving_server
     (True, "id is a boolean, not a string"),
     (1.5, "id is a number with a fraction, not a string"),
     ("   ", "id is only spaces"),
-    ("x" * 1025, "id is 1,025 characters long (at most 1,024 are accepted)"),
+    ("x" * 257, "id is 257 characters long (at most 256 are accepted)"),
     ("a\x00b", "id contains control characters"),
+    ("a\udc80b", "id contains control characters or text that is not valid Unicode"),
 ])
 def test_an_unusable_id_from_the_target_is_refused_with_the_reason(misbehaving_server, bad_id, words):
     server = misbehaving_server(lambda r: Reply(201, {"id": bad_id, "userName": "x"}))
