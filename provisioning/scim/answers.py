@@ -47,15 +47,12 @@ _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e
                         "\ud800-\udfff]")
 
 
-REFUSED_FIX = (
-    "The target's answer was too large, too slow or encoded other than it said, so it was not used. If the target "
-    f"legitimately answers this large (a group with very many members), an operator can raise {MAX_RESPONSE_BYTES_SETTING}; "
-    "otherwise check the target's health and ask its vendor why it answers this way."
-)
-
-
 class AnswerRefused(Exception):
     """The answer cannot be used; str() says why in words for the log (e.g. "sent more than 20 MiB")."""
+
+
+class UnusableJson(ValueError):
+    """JSON that parses but is not used (nested too deeply); a ValueError, as httpx's json() raises for bad JSON."""
 
 
 class DeadlinePassed(httpcore.ReadTimeout):
@@ -89,10 +86,9 @@ def deadline_seconds() -> float:
 
 
 def size_text(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):g} MiB"
-    if size >= 1024:
-        return f"{size / 1024:g} KiB"
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
     return f"{size} bytes"
 
 
@@ -186,7 +182,7 @@ class Answer(httpx.Response):
         try:
             data = json.loads(self.content, **kwargs)
         except RecursionError:
-            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+            raise UnusableJson(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
         except UnicodeDecodeError as exc:
             raise ValueError(f"JSON that is not UTF-8 ({exc.reason})") from None
         return cleaned(data)
@@ -292,7 +288,7 @@ def cleaned(data):
             container[key] = clean_text(value)
         elif isinstance(value, (dict, list)):
             if depth >= MAX_JSON_DEPTH:
-                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+                raise UnusableJson(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
             if isinstance(value, dict):
                 if any(_UNSTORABLE.search(k) for k in value):
                     value = {clean_text(k): v for k, v in value.items()}

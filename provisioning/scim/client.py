@@ -370,7 +370,8 @@ class ScimClient:
 
     def send(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> httpx.Response:
         """One request to base_url + path. Returns any HTTP answer (the caller judges the status);
-        raises ScimConnectionError when no answer comes. Test Connection uses this directly."""
+        raises ScimConnectionError when no answer comes, or none that can be used (reason "unusable": too large,
+        falsely encoded). Test Connection uses this directly."""
         url = self.base_url + path
         content = json.dumps(body).encode() if body is not None else None
         with self._lock:
@@ -385,8 +386,8 @@ class ScimClient:
                 response.request = request  # as httpx.Client sets it (redirect Location joins read it)
                 response = answers.read_answer(response, limit=self.max_response_bytes)
         except answers.AnswerRefused as exc:
-            error = ScimProtocolError(str(exc), method=method, url=url, path=path, status=response.status_code,
-                                      recommended_fix=answers.REFUSED_FIX)
+            error = ScimConnectionError(f"got an answer that cannot be used: the target {exc}", reason="unusable",
+                                        method=method, url=url, path=path, status=response.status_code)
             if traffic is not None:
                 traffic.record(method=method, url=request.url, status=response.status_code,
                                elapsed_ms=(time.perf_counter() - started) * 1000, request_headers=self._shown_headers,
@@ -445,6 +446,9 @@ class ScimClient:
         self._ok(response, method, path)
         try:
             return response.json()
+        except answers.UnusableJson as exc:
+            raise self._protocol_error(method, path, f"returned {status_text(response.status_code)} with {exc}",
+                                       status=response.status_code) from None
         except ValueError:
             status = status_text(response.status_code)
             if not response.content.strip():
@@ -522,7 +526,8 @@ def read_list_response(data: Any) -> tuple[list[dict], int | None]:
     if isinstance(data, list):
         raise NotAListResponse("a JSON array instead of a ListResponse")
     if not isinstance(data, dict):
-        raise NotAListResponse(f"a JSON {type(data).__name__} instead of a ListResponse")
+        kind = {type(None): "null", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(data), type(data).__name__)
+        raise NotAListResponse(f"JSON {kind} instead of a ListResponse")
     schemas = ci_get(data, "schemas") or []
     total = ci_get(data, "totalResults")
     resources = ci_get(data, "Resources")
