@@ -282,6 +282,11 @@ class HostileTarget:
         if request.method == "PATCH" and request.endpoint == "Groups":
             with self.lock:
                 group = self._store(tenant)["Groups"].get(request.resource_id)
+                if group is not None:  # attributes are applied, members silently not
+                    for operation in request.json().get("Operations", []):
+                        if "members" not in str(operation.get("path") or "") and not (
+                                isinstance(operation.get("value"), dict) and "members" in operation["value"]):
+                            _apply(group, operation)
             if group is not None:
                 return _reply(start_response, 200, {**group, "members": list(group.get("members") or [])})
         return None
@@ -356,6 +361,8 @@ class HostileTarget:
         if request.method == "GET" and request.is_list and request.filter:
             attribute, value = request.filter
             person = {"schemas": [CORE_USER], "id": "huge-1", attribute: value, "displayName": "N" * (5 * 1024 * 1024)}
+            with self.lock:
+                self._store(tenant)["Users"].setdefault("huge-1", person)  # so that the update finds it
             return _reply(start_response, 200, list_response([person]))
         return None
 
