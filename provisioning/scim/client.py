@@ -328,7 +328,10 @@ class ScimClient:
             return None
         resource = ci_get(answer, "response")
         if isinstance(resource, dict) and ci_get(resource, "id") not in (None, ""):
-            return self._with_id(resource, method, path)
+            resource = self._with_id(resource, method, path)
+            if method == "PATCH":  # about the object the operation named, or it did not happen to that one
+                resource = self._same_resource(resource, unquote(path.rsplit("/", 1)[-1]), method, path)
+            return resource
         if method == "PATCH":
             return None  # a bulk result carries a status and a location, not the resource (RFC 7644 §3.7.3): applied
         location = ci_get(answer, "location") or ""

@@ -399,6 +399,7 @@ class _Check:
     def _nearby_endpoint(self) -> str | None:
         for candidate in _candidate_bases(self.base):
             with ScimClient(candidate, self.token, timeout=min(self.timeout, PROBE_TIMEOUT), transport=self.transport) as probe:
+                probe.deadline = min(probe.deadline, PROBE_TIMEOUT)  # six probes must not take six deadlines
                 if _serves_scim_config(probe):
                     return candidate
         return None

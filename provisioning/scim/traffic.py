@@ -33,13 +33,20 @@ SMALL_BODY_LIMIT = 500
 HEAD_EXCHANGES = 6
 TAIL_EXCHANGES = 10
 HIDDEN_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# A target chooses its headers: an exchange keeps this many, each value cut at HEADER_LIMIT characters.
+MAX_HEADERS = 40
+HEADER_LIMIT = 500
 # "password": "…" (and passwordHash, userPassword…) in a JSON body, the value masked.
 _PASSWORD = re.compile(r'("[A-Za-z0-9_.:]*(?:password|secret)[A-Za-z0-9_]*"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
 
 
 def shown_headers(headers) -> list[list[str]]:
-    """[[name, value]] without credentials and cookies."""
-    return [[name, value] for name, value in headers.items() if name.lower() not in HIDDEN_HEADERS]
+    """[[name, value]] without credentials and cookies, at most MAX_HEADERS, values cut at HEADER_LIMIT."""
+    shown = [[name[:HEADER_LIMIT], value if len(value) <= HEADER_LIMIT else f"{value[:HEADER_LIMIT]}… ({len(value) - HEADER_LIMIT:,} more characters left out)"]
+             for name, value in headers.items() if name.lower() not in HIDDEN_HEADERS]
+    if len(shown) > MAX_HEADERS:
+        shown = shown[:MAX_HEADERS] + [["…", f"{len(shown) - MAX_HEADERS:,} more headers left out"]]
+    return shown
 
 
 class Traffic:

@@ -632,3 +632,11 @@ def test_errors_survive_pickling():
     assert type(copy) is ScimRateLimited
     assert (str(copy), copy.retry_after, copy.code, copy.recommended_fix) == (
         str(original), 3.0, "TooManyRequests", original.recommended_fix)
+
+
+def test_a_bulk_patch_answered_with_another_resource_is_refused():
+    with ScimClient("http://127.0.0.1:9/scim", SECRET) as c:
+        operation = {"method": "PATCH", "path": "/Users/7", "data": {}}
+        with pytest.raises(ScimProtocolError, match="returned another resource"):
+            c.bulk_result(operation, {"status": "200", "response": {"id": "8", "userName": "x"}})
+        assert c.bulk_result(operation, {"status": "200", "response": {"id": "7", "userName": "x"}})["id"] == "7"
