@@ -43,7 +43,7 @@ from provisioning.engine.steps import (
 from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
 from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
 from provisioning.scim.answers import visible, visible_json
-from provisioning.scim.client import UNCONFIRMED
+from provisioning.scim.client import UNCONFIRMED, ci_get
 from provisioning.scim.errors import answer_lost
 from provisioning.scim.traffic import Traffic
 
@@ -370,7 +370,7 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
                                 [section("Matching attributes evaluated", columns, rows)])
                 raise from_scim_error(exc, f"query {app_name} for {query}") from exc
             how = query
-            strangers = [r for r in found if key not in keys.keys_of_resource(r, [mapping.target_attribute])]
+            strangers = [r for r in found if not _holds(r, mapping.target_attribute, key)]
             if strangers:
                 raise _wrong_answer(ctx, source, kind, mapping, value, query, found, strangers, rows, columns, recorder)
         counted = _results(len(found))
@@ -409,6 +409,22 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
         [section("Matching attributes evaluated", columns, rows)],
     )
     return None
+
+
+def _holds(resource, path, key):
+    """Whether an object answered for a matching query holds the value asked for, compared as the listing compares
+    (engine/keys.py: userName case-insensitively, externalId exactly). For a filtered multi-valued path
+    (emails[type eq "work"].value) any entry's value counts: a target that keeps no type still answers the filter."""
+    if key in keys.keys_of_resource(resource, [path]):
+        return True
+    target = payload.parse_path(path)
+    if not target.is_filtered:
+        return False
+    entries = payload.read_value(resource, f"{target.schema}:{target.attribute}" if target.schema else target.attribute)
+    if not isinstance(entries, list):
+        return False
+    sub = target.sub_attribute or "value"
+    return any(isinstance(entry, dict) and keys.match_key(path, ci_get(entry, sub)) == key for entry in entries)
 
 
 def _wrong_answer(ctx, source, kind, mapping, value, query, found, strangers, rows, columns, recorder):

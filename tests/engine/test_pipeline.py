@@ -498,3 +498,16 @@ def test_a_match_is_case_insensitive_for_user_name_as_scim_says(scim_app, jane, 
     scim_app.save()
     log = run(scim_app, jane)
     assert log.status == "success" and log.target_id == "j-1", log.error_description
+
+
+def test_a_match_on_a_work_email_accepts_a_target_that_keeps_no_email_type(scim_app, jane, misbehaving_server):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    mapping.attribute_mappings.update(is_matching=False)
+    mapping.attribute_mappings.filter(target_attribute='emails[type eq "work"].value').update(is_matching=True, matching_precedence=1)
+    found = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "j-1", "userName": "jane",
+             "emails": [{"value": "Jane@Contoso.example"}], "active": True}
+    server = misbehaving_server(lambda request: Reply(200, list_response([found])) if request.method == "GET" else Reply(204))
+    scim_app.tenant_url = server.url
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.target_id == "j-1" and log.status == "success", log.error_description
