@@ -328,6 +328,10 @@ PORTAL_API_CALL_RETENTION_DAYS = int(os.environ.get("PORTAL_API_CALL_RETENTION_D
 
 # SCIM client
 SCIM_TIMEOUT_SECONDS = float(os.environ.get("SCIM_TIMEOUT_SECONDS", "15"))
+# Bounds of every answer from a target (provisioning/scim/answers.py): its size, as received and as decompressed,
+# and the total time one request may take however slowly the target sends (the timeout above is per read).
+SCIM_MAX_RESPONSE_BYTES = int(os.environ.get("SCIM_MAX_RESPONSE_BYTES", str(20 * 1024 * 1024)))
+SCIM_DEADLINE_SECONDS = float(os.environ.get("SCIM_DEADLINE_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

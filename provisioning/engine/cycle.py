@@ -24,7 +24,7 @@ from provisioning.engine.pacing import Pacer, backoff
 from provisioning.engine.connection import test_connection
 from provisioning.engine.context import INITIATED_BY, RunContext
 from provisioning.engine.listing import list_target
-from provisioning.engine.steps import FAILURE, TEST_CONNECTION, StepRecorder, section
+from provisioning.engine.steps import FAILURE, TEST_CONNECTION, StepRecorder, clip, section
 from provisioning.models import (
     Application,
     CycleChunk,
@@ -36,6 +36,7 @@ from provisioning.models import (
     RunState,
 )
 from provisioning.scim import ScimError
+from provisioning.scim.answers import visible
 
 logger = logging.getLogger(__name__)
 Phase = ProvisioningCycle.Phase
@@ -245,7 +246,8 @@ def log_cycle_failure(cycle, code, description, fix, details=()):
         object_type="cycle", source_id=str(cycle.cycle_id),
         source_display_name=f"{cycle.get_kind_display()}: no object was processed",
         action=ProvisioningLog.Action.OTHER, status=ProvisioningLog.Status.FAILURE,
-        error_code=code or "ConnectionFailure", error_description=description, recommended_fix=fix or "", steps=recorder.steps,
+        error_code=code or "ConnectionFailure", error_description=visible(clip(description)), recommended_fix=visible(clip(fix or "")),
+        steps=recorder.steps,
     )
 
 

@@ -12,7 +12,7 @@ or delete is pending in this cycle are left as they are until it is sent.
 from dataclasses import dataclass, field
 
 from provisioning.engine import calls, payload
-from provisioning.engine.errors import from_scim_error
+from provisioning.engine.errors import ObjectFailure, from_scim_error
 from provisioning.engine.pipeline import (
     GROUP_KIND,
     Action,
@@ -30,6 +30,7 @@ from provisioning.engine.source import GROUP, USER
 from provisioning.engine.steps import ACTION, FAILURE, SCOPE, SKIPPED, SUCCESS, section
 from provisioning.models import AttributeMapping, DirectoryUser, ExportState
 from provisioning.scim import ScimError
+from provisioning.scim.client import UNCONFIRMED, ci_get
 
 MEMBER_BATCH = 500  # values per membership PATCH, as Entra sends them
 NAMED_ROWS = 20  # members named per kind of change in the log entry; the rest are counted
@@ -159,7 +160,8 @@ def _current_members(ctx, target_id):
         resource = yield calls.get("Groups", target_id)
     except ScimError as exc:
         raise from_scim_error(exc, f"read the members of Group {target_id} in {ctx.application.name}") from exc
-    return {m.get("value") for m in resource.get("members") or [] if isinstance(m, dict) and m.get("value")}
+    members = ci_get(resource, "members")
+    return {m.get("value") for m in members if isinstance(m, dict) and m.get("value")} if isinstance(members, list) else set()
 
 
 def _sync_members(ctx, source, mapping, target_id, desired, membership, whole_group, recorder, result, is_new, sent_in_create=()):
@@ -179,15 +181,21 @@ def _sync_members(ctx, source, mapping, target_id, desired, membership, whole_gr
     batch = batch_size(ctx) if to_add or membership.removed else MEMBER_BATCH
     work = [(chunk, []) for chunk in _chunks(to_add, batch)] + [([], chunk) for chunk in _chunks(membership.removed, batch)]
     sent_added, sent_removed = [tid for tid in membership.added if tid in in_create], []
-    for adds, removes in work:
+    answer = None
+    for number, (adds, removes) in enumerate(work, 1):
         try:
-            yield calls.patch("Groups", target_id, payload.membership_operations(adds, removes, entra_compatible=entra))
+            answer = yield calls.patch("Groups", target_id, payload.membership_operations(adds, removes, entra_compatible=entra))
+            if answer is UNCONFIRMED and number == len(work):
+                # A 200 with nothing in it says nothing: the group is read back after the last PATCH (as for users).
+                answer = yield calls.get("Groups", target_id)
         except ScimError as exc:
             membership.added, membership.removed = sent_added, sent_removed
             recorder.record(ACTION, FAILURE, f"Failed to update the members of Group '{source.name}': {exc}", _membership_section(membership))
             raise from_scim_error(exc, f"update the members of Group '{source.name}' in {ctx.application.name}") from exc
         sent_added += adds
         sent_removed += removes
+    if work:
+        _check_members_took(ctx, source, membership, answer, sent_added, sent_removed, desired, recorder, result)
     _name_rows(membership, _names(ctx, membership.added), "added")
     _name_rows(membership, _names(ctx, membership.removed), "removed")
     if membership.changed:
@@ -196,6 +204,48 @@ def _sync_members(ctx, source, mapping, target_id, desired, membership, whole_gr
         result.modified.append({"name": "members", "old": f"{before} members",
                                 "new": f"{after} members (+{len(membership.added)}, −{len(membership.removed)})",
                                 "added": len(membership.added), "removed": len(membership.removed)})
+
+
+def _answered_members(answer):
+    """The member ids a group answer shows, or None when it does not show them (no members attribute)."""
+    if not isinstance(answer, dict):
+        return None
+    members = ci_get(answer, "members")
+    if not isinstance(members, list):
+        return None
+    return {str(ci_get(m, "value")) for m in members if isinstance(m, dict) and ci_get(m, "value") is not None}
+
+
+def _check_members_took(ctx, source, membership, answer, sent_added, sent_removed, desired, recorder, result):
+    """The target's answer to the last membership PATCH, when it shows the members, must hold what was added and
+    not what was removed; what did not take is logged and left for the next cycle instead of called done."""
+    shown = _answered_members(answer)
+    if shown is None:
+        return
+    not_added = [tid for tid in sent_added if str(tid) not in shown]
+    not_removed = [tid for tid in sent_removed if str(tid) in shown]
+    if not not_added and not not_removed:
+        return
+    membership.added = [tid for tid in sent_added if str(tid) in shown]
+    membership.removed = [tid for tid in sent_removed if str(tid) not in shown]
+    _name_rows(membership, _names(ctx, not_added), "not added: the target's answer does not hold it")
+    _name_rows(membership, _names(ctx, not_removed), "not removed: the target's answer still holds it")
+    export = result.export if result.export is not None else {}
+    export["members"] = sorted(((membership.current & set(desired)) | set(membership.added)) - set(membership.removed))
+    export["members_pending"] = True
+    result.export = export
+    app_name = ctx.application.name
+    what = " and ".join(part for part in (f"{len(not_added)} member(s) it was asked to add" if not_added else "",
+                                          f"{len(not_removed)} member(s) it was asked to remove" if not_removed else "") if part)
+    description = (f"{app_name} answered the membership update of Group '{source.name}' with success, but the group it "
+                   f"returned does not reflect {what}.")
+    recorder.record(ACTION, FAILURE, description, _membership_section(membership))
+    raise ObjectFailure(
+        "GroupMembershipNotApplied", description,
+        f"The target ignored part of the membership change; it is sent again in the next cycle. Check in {app_name} that "
+        "these users exist there and may be members of this group, and whether the target needs Entra-compatible "
+        "requests (under Provisioning > Settings) for member PATCHes.",
+    )
 
 
 def _names(ctx, target_ids):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from provisioning.engine import calls, payload
+from provisioning.engine import calls, keys, payload
 from provisioning.engine.errors import ObjectFailure, from_scim_error
 from provisioning.engine.mapping import evaluate_mappings, resolved_references
 from provisioning.engine.source import GROUP, USER
@@ -34,13 +34,16 @@ from provisioning.engine.steps import (
     SUCCESS,
     TEST_CONNECTION,
     WARNING,
+    CELL_LIMIT,
     StepRecorder,
+    clip,
     display,
     section,
 )
 from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
 from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
-from provisioning.scim.client import UNCONFIRMED
+from provisioning.scim.answers import visible, visible_json
+from provisioning.scim.client import UNCONFIRMED, ci_get
 from provisioning.scim.errors import answer_lost
 from provisioning.scim.traffic import Traffic
 
@@ -48,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 Action = ProvisioningLog.Action
 Status = ProvisioningLog.Status
+# Target objects named in one message, and shown with their properties in one entry; the rest are counted.
+NAMED = 20
+NAMED_SECTIONS = 5
 DEFERRED = "deferred"  # a removal decided in the users/groups phase, sent (and logged) in the removals phase
 Removal = PendingRemoval.Removal
 
@@ -181,11 +187,11 @@ def _fill(entry, source, kind, result, steps, started):
     entry.action = result.action
     entry.status = result.status
     entry.error_code = result.error_code
-    entry.error_description = result.error_description
-    entry.recommended_fix = result.recommended_fix
+    entry.error_description = visible(clip(result.error_description))
+    entry.recommended_fix = visible(clip(result.recommended_fix))
     entry.steps = steps
-    entry.modified_properties = result.modified
-    entry.traffic = result.traffic.as_json()
+    entry.modified_properties = visible_json(result.modified)
+    entry.traffic = visible_json(result.traffic.as_json())
     entry.duration_ms = int((time.monotonic() - started) * 1000)
 
 
@@ -364,13 +370,19 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
                                 [section("Matching attributes evaluated", columns, rows)])
                 raise from_scim_error(exc, f"query {app_name} for {query}") from exc
             how = query
+            strangers = [r for r in found if not _holds(r, mapping.target_attribute, key)]
+            if strangers:
+                raise _wrong_answer(ctx, source, kind, mapping, value, query, found, strangers, rows, columns, recorder)
         counted = _results(len(found))
         if len(found) > 1:
-            ids = ", ".join(str(r.get("id", "?")) for r in found)
+            # Named up to NAMED and counted after: a target answering 200,000 duplicates makes a small entry.
+            ids = ", ".join(str(r.get("id", "?")) for r in found[:NAMED])
+            if len(found) > NAMED:
+                ids += f" and {len(found) - NAMED:,} more"
             rows.append((mapping.target_attribute, value, query, f"{counted}: {ids}"))
             recorder.record(MATCH, FAILURE, f"{len(found)} {kind.noun}s in the target match {how} → {counted}",
                             [section("Matching attributes evaluated", columns, rows),
-                             *[section(f"Target {kind.noun} {r.get('id')}", ["Property", "Value"], flatten(r)) for r in found]])
+                             *[section(f"Target {kind.noun} {r.get('id')}", ["Property", "Value"], flatten(r)) for r in found[:NAMED_SECTIONS]]])
             raise ObjectFailure(
                 "DuplicateTargetEntries",
                 f"{len(found)} {kind.noun}s in {app_name} match {query} (ids {ids}), so '{name}' cannot be matched to one.",
@@ -397,6 +409,42 @@ def find_in_target(ctx, source, kind, recorder, *, note="", listing=True):
         [section("Matching attributes evaluated", columns, rows)],
     )
     return None
+
+
+def _holds(resource, path, key):
+    """Whether an object answered for a matching query holds the value asked for, compared as the listing compares
+    (engine/keys.py: userName case-insensitively, externalId exactly). For a filtered multi-valued path
+    (emails[type eq "work"].value) any entry's value counts: a target that keeps no type still answers the filter."""
+    if key in keys.keys_of_resource(resource, [path]):
+        return True
+    target = payload.parse_path(path)
+    if not target.is_filtered:
+        return False
+    entries = payload.read_value(resource, f"{target.schema}:{target.attribute}" if target.schema else target.attribute)
+    if not isinstance(entries, list):
+        return False
+    sub = target.sub_attribute or "value"
+    return any(isinstance(entry, dict) and keys.match_key(path, ci_get(entry, sub)) == key for entry in entries)
+
+
+def _wrong_answer(ctx, source, kind, mapping, value, query, found, strangers, rows, columns, recorder):
+    """The target answered a matching query with objects that do not hold the value asked for: not a match."""
+    app_name = ctx.application.name
+    shown = [f"{r.get('id')} ({mapping.target_attribute} = {display(payload.read_value(r, mapping.target_attribute))})"
+             for r in strangers[:NAMED]]
+    more = f" and {len(strangers) - NAMED:,} more" if len(strangers) > NAMED else ""
+    listed = ", ".join(shown) + more
+    rows.append((mapping.target_attribute, value, query, f"{_results(len(found))}, {len(strangers)} without this value"))
+    description = (f"{app_name} answered {query} with {len(strangers)} {kind.noun}(s) that do not hold {mapping.target_attribute} "
+                   f"= \"{value}\": {listed}. That is not a match, so '{source.name}' was neither linked nor created.")
+    recorder.record(MATCH, FAILURE, description,
+                    [section("Matching attributes evaluated", columns, rows),
+                     *[section(f"Returned {kind.noun} {r.get('id')}", ["Property", "Value"], flatten(r)) for r in strangers[:3]]])
+    return ObjectFailure(
+        "TargetAnswerMismatch", description,
+        f"The target's filter on {mapping.target_attribute} does not work as SCIM requires (RFC 7644 §3.4.2.2; userName "
+        f"compares case-insensitively). Ask the target's vendor to fix the filter, or match on another attribute under Mappings.",
+    )
 
 
 def _results(count):
@@ -568,10 +616,7 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
         raise Skip("EntrySynchronizationSkipped", f"'{name}' differs from the target, but Update is not enabled in Target Object Actions.", Action.UPDATE)
     operations = payload.patch_operations(changes, current, entra_compatible=ctx.application.entra_compatible)
     try:
-        answer = yield calls.patch(kind.resource, target.id, operations)
-        if answer is UNCONFIRMED:
-            # 200 with nothing in it: read the object back rather than log an update that may not have happened.
-            answer = yield calls.get(kind.resource, target.id, list(kind.excluded) or None)
+        answer = yield from confirmed_patch(kind.resource, target.id, operations, list(kind.excluded) or None)
     except ScimNotFound as exc:
         if target.resource is not None:
             recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
@@ -615,6 +660,17 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
     return changes, evaluation
 
 
+def confirmed_patch(resource, target_id, operations, excluded=None):
+    """PATCH, and what the target says it holds afterwards: the resource it answered with, or, for a 200 with
+    nothing in it, the resource read back (rather than log a change that may not have happened); None for a
+    204 (RFC 7644 §3.5.2: applied). The caller compares it with what it sent and logs what did not take.
+    The client has already refused an answer about another resource (another id)."""
+    answer = yield calls.patch(resource, target_id, operations)
+    if answer is UNCONFIRMED:
+        answer = yield calls.get(resource, target_id, excluded)
+    return answer
+
+
 # ---------------------------------------------------------------------------------------------- removals
 
 
@@ -644,7 +700,7 @@ def disable_user(ctx, source, mapping, state, reason, recorder, result):
     model = resource if resource is not None else {"active": current}
     operations = payload.patch_operations([payload.Change("active", current, False)], model, entra_compatible=ctx.application.entra_compatible)
     try:
-        yield calls.patch(USER_KIND.resource, state.target_id, operations)
+        answer = yield from confirmed_patch(USER_KIND.resource, state.target_id, operations)
     except ScimNotFound:
         result.export = {"forget": True}
         recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")
@@ -652,6 +708,16 @@ def disable_user(ctx, source, mapping, state, reason, recorder, result):
     except ScimError as exc:
         recorder.record(ACTION, FAILURE, f"Failed to disable User '{name}' in {app_name}: {exc}", modified_section(result.modified))
         raise from_scim_error(exc, f"disable User '{name}' in {app_name}") from exc
+    if isinstance(answer, dict) and payload.diff({"active": False}, answer):
+        still = display(payload.read_value(answer, "active"))
+        recorder.record(ACTION, FAILURE, f"{app_name} answered the disable of User '{name}' with success, but the user it "
+                        f"returned is not disabled (active is still {still})", modified_section(result.modified))
+        raise ObjectFailure(
+            "UpdateNotApplied",
+            f"{app_name} said User '{name}' was disabled, but the user it returned still has active = {still}.",
+            f"The target ignored the change of active. Check in {app_name} whether users can be deactivated with a PATCH of "
+            "active; some targets need Entra-compatible requests (under Provisioning > Settings) for it.",
+        )
     result.export = disabled_export
     recorder.record(ACTION, SUCCESS, f"User '{name}' was disabled in {app_name} because {reason}", modified_section(result.modified))
 
@@ -682,8 +748,8 @@ def _modified(triples, redacted):
     return [
         {
             "name": path,
-            "old": "[Redact]" if path in redacted and old is not None else (None if old is None else display(old)),
-            "new": "[Redact]" if path in redacted else (None if new is None else display(new)),
+            "old": "[Redact]" if path in redacted and old is not None else (None if old is None else clip(display(old), CELL_LIMIT)),
+            "new": "[Redact]" if path in redacted else (None if new is None else clip(display(new), CELL_LIMIT)),
         }
         for path, old, new in triples
     ]

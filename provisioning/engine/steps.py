@@ -6,6 +6,8 @@ One recorder per object; it reports after every step so on-demand pages show ste
 from dataclasses import dataclass, field
 from typing import Callable
 
+from provisioning.scim.answers import visible, visible_json
+
 TEST_CONNECTION = "test_connection"
 IMPORT = "import"
 SCOPE = "scope"
@@ -26,8 +28,27 @@ STEP_NAMES = {
 }
 
 
+# A log entry's size must not grow with what a target sends (a 50 MiB displayName, 200,000 duplicate ids):
+# every text is cut at these lengths, saying how much was left out.
+DESCRIPTION_LIMIT = 2_000
+CELL_LIMIT = 1_000
+ROW_LIMIT = 200
+
+
+def clip(text, limit=DESCRIPTION_LIMIT):
+    """The text, or its first `limit` characters and how many were left out."""
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters left out)"
+
+
 def section(title, columns, rows):
-    return {"title": title, "columns": list(columns), "rows": [[display(c) for c in row] for row in rows]}
+    rows = list(rows)
+    shown = [[clip(display(c), CELL_LIMIT) for c in row] for row in rows[:ROW_LIMIT]]
+    if len(rows) > ROW_LIMIT:
+        shown.append([f"… and {len(rows) - ROW_LIMIT:,} more rows left out"] + [""] * (len(columns) - 1))
+    return {"title": clip(title, CELL_LIMIT), "columns": list(columns), "rows": shown}
 
 
 def display(value):
@@ -52,7 +73,9 @@ class StepRecorder:
     def record(self, key, status, description, sections=()):
         name = STEP_NAMES[key].format(noun=self.noun)
         self.steps.append(
-            {"key": key, "name": name, "status": status, "description": description, "sections": list(sections)}
+            # Target text is shown escaped where it would colour, hide or reverse the page (answers.visible).
+            {"key": key, "name": name, "status": status, "description": visible(clip(description)),
+             "sections": visible_json(list(sections))}
         )
         if self.on_change:
             self.on_change(self.steps)

@@ -26,6 +26,7 @@ import certifi
 import httpx
 
 from provisioning import request_metrics
+from provisioning.scim import answers
 from provisioning.scim.errors import (
     ScimAuthError,
     ScimConnectionError,
@@ -53,8 +54,9 @@ USER_AGENT = "Provisioning-Portal (SCIM 2.0 client)"
 UNCONFIRMED = type("Unconfirmed", (), {"__repr__": lambda self: "UNCONFIRMED", "__bool__": lambda self: False})()
 # Guards against servers that ignore startIndex and return the same page forever.
 MAX_PAGES = 1000
-# Ids a target assigns are stored and sent back in URLs; no real target's are anywhere near this long.
-MAX_ID_LENGTH = 1024
+# Ids a target assigns are stored (export state, listings and log entries hold up to 256 characters) and sent
+# back in URLs; no real target's are anywhere near this long.
+MAX_ID_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,10 @@ class ScimClient:
         }
         self._shown_headers = shown_headers(self._headers)
         self._timeout = httpx.Timeout(timeout).as_dict()
+        # Bounds of every answer (scim/answers.py): its size before and after decompression, and the total
+        # time one request may take, however slowly the target sends.
+        self.max_response_bytes = answers.max_response_bytes()
+        self.deadline = answers.deadline_seconds()
         # Requests go straight to httpx's transport (one keep-alive connection per concurrent request; a
         # cycle's threads share it): httpx.Client would add cookie, auth and redirect handling that SCIM calls
         # never use, and a fifth more CPU per request (0.73 → 0.58 ms measured against scim2-server). Redirects
@@ -267,6 +273,10 @@ class ScimClient:
             if resources:
                 params["startIndex"] = str(len(resources) + 1)
             page, total = self._list_response(self.send("GET", path, params=params), path)
+            if not page and not resources and total:
+                # Taken as "no match", this answer would make a duplicate of what the target says it holds.
+                raise self._protocol_error("GET", path, f"returned a ListResponse with totalResults {total} but no "
+                                           "Resources: the answer contradicts itself", status=200)
             first_id = page[0].get("id") if page else None
             if first_id is not None and first_id in seen_first_ids:
                 break  # the target ignores startIndex
@@ -319,7 +329,10 @@ class ScimClient:
             return None
         resource = ci_get(answer, "response")
         if isinstance(resource, dict) and ci_get(resource, "id") not in (None, ""):
-            return self._with_id(resource, method, path)
+            resource = self._with_id(resource, method, path)
+            if method == "PATCH":  # about the object the operation named, or it did not happen to that one
+                resource = self._same_resource(resource, unquote(path.rsplit("/", 1)[-1]), method, path)
+            return resource
         if method == "PATCH":
             return None  # a bulk result carries a status and a location, not the resource (RFC 7644 §3.7.3): applied
         location = ci_get(answer, "location") or ""
@@ -334,7 +347,7 @@ class ScimClient:
     def get(self, resource_type: str, resource_id, *, excluded_attributes=None) -> dict:
         path = _resource_path(resource_type, resource_id)
         params = {"excludedAttributes": _attribute_list(excluded_attributes)} if excluded_attributes else None
-        return self._resource(self.send("GET", path, params=params), "GET", path)
+        return self._same_resource(self._resource(self.send("GET", path, params=params), "GET", path), resource_id, "GET", path)
 
     def create(self, resource_type: str, resource: dict) -> dict:
         path = f"/{_resource_type(resource_type)}"
@@ -351,7 +364,7 @@ class ScimClient:
             return None
         if not response.content.strip():
             return UNCONFIRMED
-        return self._resource(response, "PATCH", path)
+        return self._same_resource(self._resource(response, "PATCH", path), resource_id, "PATCH", path)
 
     def delete(self, resource_type: str, resource_id) -> None:
         path = _resource_path(resource_type, resource_id)
@@ -361,7 +374,8 @@ class ScimClient:
 
     def send(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> httpx.Response:
         """One request to base_url + path. Returns any HTTP answer (the caller judges the status);
-        raises ScimConnectionError when no answer comes. Test Connection uses this directly."""
+        raises ScimConnectionError when no answer comes, or none that can be used (reason "unusable": too large,
+        falsely encoded). Test Connection uses this directly."""
         url = self.base_url + path
         content = json.dumps(body).encode() if body is not None else None
         with self._lock:
@@ -371,9 +385,20 @@ class ScimClient:
                                 extensions={"timeout": self._timeout})
         traffic = getattr(self._recording, "traffic", None)
         try:
-            response = self._transport.handle_request(request)
-            response.request = request  # as httpx.Client sets it (redirect Location joins read it)
-            response.read()
+            with answers.deadline(self.deadline):
+                response = self._transport.handle_request(request)
+                response.request = request  # as httpx.Client sets it (redirect Location joins read it)
+                response = answers.read_answer(response, limit=self.max_response_bytes)
+        except answers.AnswerRefused as exc:
+            request_metrics.record(self.base_url, method, response.status_code, time.perf_counter() - started)
+            error = ScimConnectionError(f"got an answer that cannot be used: the target {exc}", reason="unusable",
+                                        method=method, url=url, path=path, status=response.status_code)
+            if traffic is not None:
+                traffic.record(method=method, url=request.url, status=response.status_code,
+                               elapsed_ms=(time.perf_counter() - started) * 1000, request_headers=self._shown_headers,
+                               request_body=content, response_headers=shown_headers(response.headers), error=str(error),
+                               secret=self._token)
+            raise error from None
         except httpx.TransportError as exc:
             request_metrics.record(self.base_url, method, None, time.perf_counter() - started)
             error = self._connection_error(exc, method, path)
@@ -392,7 +417,8 @@ class ScimClient:
         if traffic is not None:
             traffic.record(method=method, url=request.url, status=response.status_code, elapsed_ms=elapsed,
                            request_headers=self._shown_headers, request_body=content,
-                           response_headers=shown_headers(response.headers), response_body=response.content, secret=self._token)
+                           response_headers=shown_headers(response.received_headers), response_body=response.content,
+                           secret=self._token)
         logger.debug("SCIM %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
         return response
 
@@ -401,7 +427,10 @@ class ScimClient:
         host = target.host
         address = f"{host}:{target.port or (443 if target.scheme == 'https' else 80)}"
         reason, cause = classify_transport_error(exc)
-        if reason == "timeout":
+        if reason == "timeout" and answers.deadline.passed():
+            problem = (f"got no complete answer from {host} within {self.deadline:g} seconds, the most one request may "
+                       f"take ({answers.DEADLINE_SETTING}); the target kept sending too slowly")
+        elif reason == "timeout":
             problem = f"got no answer from {host} within {self.timeout:g} seconds"
         elif reason == "dns":
             problem = f"could not be sent: the host name {host} does not resolve"
@@ -424,6 +453,9 @@ class ScimClient:
         self._ok(response, method, path)
         try:
             return response.json()
+        except answers.UnusableJson as exc:
+            raise self._protocol_error(method, path, f"returned {status_text(response.status_code)} with {exc}",
+                                       status=response.status_code) from None
         except ValueError:
             status = status_text(response.status_code)
             if not response.content.strip():
@@ -456,8 +488,24 @@ class ScimClient:
         checked, problem = checked_id(value)
         if problem:
             raise self._protocol_error(method, path, f"returned a resource whose id {problem}", status=status)
+        kind = wrong_kind(data, path)
+        if kind:
+            raise self._protocol_error(method, path, f"returned {kind} (id {truncate(checked, 80)})", status=status)
         if data.get("id") != checked:
             data = {**data, "id": checked}
+        return data
+
+    def _same_resource(self, data: dict, resource_id, method: str, path: str) -> dict:
+        """An answer about one resource must be about the one asked for: another id means the target acted on (or
+        returned) something else, and taking it as success would record a change that did not happen."""
+        if str(data["id"]).casefold() != str(resource_id).casefold():
+            raise ScimProtocolError(
+                f"returned another resource (id {truncate(data['id'], 80)}) instead of {truncate(str(resource_id), 80)}",
+                method=method, url=self.base_url + path, path=path,
+                recommended_fix="The target answered about a different object than the one in the request, so the "
+                "request cannot be taken as done. Check in the target whether the object was changed; report the "
+                "target's behaviour to its vendor.",
+            )
         return data
 
     def _list_response(self, response: httpx.Response, path: str) -> tuple[list[dict], int | None]:
@@ -485,7 +533,8 @@ def read_list_response(data: Any) -> tuple[list[dict], int | None]:
     if isinstance(data, list):
         raise NotAListResponse("a JSON array instead of a ListResponse")
     if not isinstance(data, dict):
-        raise NotAListResponse(f"a JSON {type(data).__name__} instead of a ListResponse")
+        kind = {type(None): "null", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(data), type(data).__name__)
+        raise NotAListResponse(f"JSON {kind} instead of a ListResponse")
     schemas = ci_get(data, "schemas") or []
     total = ci_get(data, "totalResults")
     resources = ci_get(data, "Resources")
@@ -498,6 +547,9 @@ def read_list_response(data: Any) -> tuple[list[dict], int | None]:
     if resources is None:
         if total:  # Resources may be left out only when there are none
             raise NotAListResponse(f"a ListResponse with totalResults {total} but no Resources")
+        per_page = ci_get(data, "itemsPerPage")
+        if isinstance(per_page, int) and not isinstance(per_page, bool) and per_page > 0:
+            raise NotAListResponse(f"a ListResponse with itemsPerPage {per_page} but no Resources")
         resources = []
     if not isinstance(resources, list) or not all(isinstance(item, dict) for item in resources):
         raise NotAListResponse("a ListResponse whose Resources is not a list of objects")
@@ -538,6 +590,31 @@ def tls_reason(cause: BaseException) -> str:
     return truncate(text, 160)
 
 
+# The resource kinds a resource says it is (RFC 7643 §3: meta.resourceType, and the core schema in schemas).
+_KINDS = {"Users": ("User", "urn:ietf:params:scim:schemas:core:2.0:User"),
+          "Groups": ("Group", "urn:ietf:params:scim:schemas:core:2.0:Group")}
+
+
+def wrong_kind(resource: dict, path: str) -> str:
+    """"a Group" when a resource answered for /Users… says it is a Group (by meta.resourceType or its core
+    schema), else "". A resource that says nothing about its kind is taken as asked."""
+    endpoint = path.lstrip("/").split("/", 1)[0]
+    if endpoint not in _KINDS:
+        return ""
+    expected, expected_schema = _KINDS[endpoint]
+    meta = ci_get(resource, "meta")
+    declared = ci_get(meta, "resourceType") if isinstance(meta, dict) else None
+    if isinstance(declared, str) and declared.strip() and declared.strip().lower() != expected.lower():
+        return f"a {truncate(declared, 40)} (meta.resourceType) where a {expected} was asked for"
+    schemas = ci_get(resource, "schemas")
+    if isinstance(schemas, list):
+        lowered = {s.lower() for s in schemas if isinstance(s, str)}
+        for other, (name, schema) in _KINDS.items():
+            if other != endpoint and schema.lower() in lowered and expected_schema.lower() not in lowered:
+                return f"a {name} (its schemas name {schema}) where a {expected} was asked for"
+    return ""
+
+
 def _resource_type(resource_type: str) -> str:
     if not isinstance(resource_type, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", resource_type):
         raise ValueError(f"resource_type must be an endpoint name such as 'Users' or 'Groups', got {resource_type!r}")
@@ -555,8 +632,9 @@ def checked_id(value) -> tuple[str, str]:
         return "", "is only spaces"
     if len(text) > MAX_ID_LENGTH:
         return "", f"is {len(text):,} characters long (at most {MAX_ID_LENGTH:,} are accepted)"
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
-        return "", "contains control characters"
+    # U+FFFD: answers.py replaced a NUL or a lone surrogate there; the target's real id is not that text.
+    if "\ufffd" in text or any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        return "", "contains control characters or text that is not valid Unicode"
     return text, ""
 
 

@@ -26,6 +26,7 @@ from provisioning.scim.client import (
     classify_transport_error,
     tls_reason,
 )
+from provisioning.scim.answers import DEADLINE_SETTING, UnusableJson
 from provisioning.scim.compliance import Target, run_checks
 from provisioning.scim.errors import (
     ScimConnectionError,
@@ -139,6 +140,9 @@ class _Check:
     def _answered(self, response: httpx.Response, details) -> ConnectionResult:
         try:
             data = response.json()
+        except UnusableJson as exc:
+            return self.fail(f"The target answered the user query with {exc}, which is not a ListResponse.",
+                             FILTER_FIX, INCOMPATIBLE, details)
         except ValueError:
             return self._not_json(response, details)
         try:
@@ -290,7 +294,10 @@ class _Check:
 
     def _redirected(self, response: httpx.Response, details) -> ConnectionResult:
         location = redact(response.headers.get("location", ""), self.token)
-        target = str(response.url.join(location)) if location else ""
+        try:
+            target = str(response.url.join(location)) if location else ""
+        except (httpx.InvalidURL, ValueError):  # a Location that is no URL at all: shown as it came
+            target = location
         details.append(("Redirects to", truncate(target, 200) or "(no Location header)"))
         fix = (
             "SCIM endpoints must answer directly. If the redirect goes to a sign-in page, this address does not "
@@ -325,6 +332,14 @@ class _Check:
                 "lets this server reach it.",
                 exc.code, [],
             )
+        if exc.reason == "timeout" and DEADLINE_SETTING in exc.problem:
+            return self.fail(
+                f"The target at {host} {exc.problem.replace(f' from {host}', '')}.",
+                "A target that sends its answer this slowly holds every request for the whole deadline. Check the "
+                "target's health and the network to it; an operator can change the deadline with "
+                f"{DEADLINE_SETTING}.",
+                exc.code, [],
+            )
         if exc.reason == "timeout":
             return self.fail(
                 f"The target at {host} did not answer within {self.timeout:g} seconds.",
@@ -336,6 +351,10 @@ class _Check:
             return self._tls_failure(host, cause, exc)
         if exc.reason == "blocked":
             return self.fail(f"The request to {host} {exc.problem}", _BLOCKED_FIX, exc.code, [])
+        if exc.reason == "unusable":
+            return self.fail(f"The target's answer to the user query could not be used: the target "
+                             f"{exc.problem.removeprefix('got an answer that cannot be used: the target ')}.",
+                             exc.recommended_fix, exc.code, [])
         return self.fail(
             f"Could not connect to {address}: {exc.problem.removeprefix('could not be sent: ')}.",
             "Check the Tenant URL and the network path from this server to the target.",
@@ -380,6 +399,7 @@ class _Check:
     def _nearby_endpoint(self) -> str | None:
         for candidate in _candidate_bases(self.base):
             with ScimClient(candidate, self.token, timeout=min(self.timeout, PROBE_TIMEOUT), transport=self.transport) as probe:
+                probe.deadline = min(probe.deadline, PROBE_TIMEOUT)  # six probes must not take six deadlines
                 if _serves_scim_config(probe):
                     return candidate
         return None
@@ -423,7 +443,10 @@ def _https_equivalent(base: str, target: str) -> str | None:
     """The https:// form of the Tenant URL when `target` is the same endpoint moved from http to https."""
     if not target:
         return None
-    before, after = httpx.URL(base), httpx.URL(target)
+    try:
+        before, after = httpx.URL(base), httpx.URL(target)
+    except (httpx.InvalidURL, ValueError):
+        return None
     if before.scheme != "http" or after.scheme != "https" or before.host != after.host:
         return None
     if not after.path.startswith(before.path.rstrip("/") + "/"):

@@ -16,6 +16,8 @@ from http import HTTPStatus
 
 import httpx
 
+from provisioning.scim.answers import clean_text
+
 DETAIL_LIMIT = 300
 REDACTED = "[redacted]"
 
@@ -192,6 +194,7 @@ _CONNECTION_CODES = {
     "tls": "TlsHandshakeFailure",
     "timeout": "Timeout",
     "blocked": "OutboundAddressBlocked",
+    "unusable": "UnusableResponse",
     "other": "ConnectionFailure",
 }
 _CONNECTION_FIXES = {
@@ -206,12 +209,16 @@ _CONNECTION_FIXES = {
     "blocked": "The Tenant URL points at an address the portal never sends requests to (link-local or a cloud's "
     "metadata service), so the bearer token cannot leak there. Use the target's SCIM base address; an operator "
     "can change the rule with PORTAL_OUTBOUND_ALLOW / PORTAL_OUTBOUND_DENY (comma-separated CIDRs).",
+    "unusable": "The target's answer was too large or not encoded as it said (scim/answers.py), so it was not used. If "
+    "the target legitimately answers this large (a group with very many members), an operator can raise "
+    "SCIM_MAX_RESPONSE_BYTES; otherwise check the target's health and ask its vendor why it answers this way.",
     "other": "The connection to the target failed. Check the Tenant URL and the network path to the target.",
 }
 
 
 class ScimConnectionError(ScimError):
-    """No HTTP answer: `.reason` is one of "dns", "refused", "tls", "timeout", "blocked" (the outbound rule), "other"."""
+    """No HTTP answer: `.reason` is one of "dns", "refused", "tls", "timeout", "blocked" (the outbound rule), "other";
+    or "unusable": an answer came but could not be read within bounds (too large, a false Content-Encoding)."""
 
     def __init__(self, problem: str, *, reason: str = "other", **kwargs):
         self.reason = reason if reason in _CONNECTION_CODES else "other"
@@ -251,7 +258,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def answer_lost(exc: BaseException) -> bool:
     """The request may have reached the target and been applied, but its answer did not arrive."""
-    return isinstance(exc, ScimConnectionError) and exc.reason in ("timeout", "other")
+    return isinstance(exc, ScimConnectionError) and exc.reason in ("timeout", "other", "unusable")
 
 
 def wait_hint(exc: BaseException) -> float | None:
@@ -269,7 +276,9 @@ def redact(text: str, secret: str) -> str:
 
 
 def truncate(text: str, limit: int = DETAIL_LIMIT) -> str:
-    text = " ".join(text.split())
+    """One line of at most `limit` characters; every excerpt of a target's text passes here, so it is also
+    made storable (no NUL, no lone surrogate)."""
+    text = clean_text(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

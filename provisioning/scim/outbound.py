@@ -25,6 +25,8 @@ from functools import lru_cache
 import httpcore
 import httpx
 
+from provisioning.scim.answers import DeadlineStream, deadline_timeout
+
 DENY_SETTING = "PORTAL_OUTBOUND_DENY"
 ALLOW_SETTING = "PORTAL_OUTBOUND_ALLOW"
 
@@ -210,7 +212,8 @@ class GuardedBackend(httpcore.SyncBackend):
         last_error = None
         for address in addresses:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                # Every read and write of the connection keeps to its request's total deadline (answers.py).
+                return DeadlineStream(super().connect_tcp(address, port, deadline_timeout(timeout), local_address, socket_options))
             except httpcore.ConnectError as exc:  # try the next address, as socket.create_connection does
                 last_error = exc
         raise last_error or httpcore.ConnectError(f"{host} resolved to no address")

@@ -22,6 +22,7 @@ import json
 import re
 from collections import deque
 
+from provisioning.scim.answers import clean_text, visible
 from provisioning.scim.errors import REDACTED
 
 BODY_LIMIT = 4_000
@@ -32,13 +33,20 @@ SMALL_BODY_LIMIT = 500
 HEAD_EXCHANGES = 6
 TAIL_EXCHANGES = 10
 HIDDEN_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+# A target chooses its headers: an exchange keeps this many, each value cut at HEADER_LIMIT characters.
+MAX_HEADERS = 40
+HEADER_LIMIT = 500
 # "password": "…" (and passwordHash, userPassword…) in a JSON body, the value masked.
 _PASSWORD = re.compile(r'("[A-Za-z0-9_.:]*(?:password|secret)[A-Za-z0-9_]*"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
 
 
 def shown_headers(headers) -> list[list[str]]:
-    """[[name, value]] without credentials and cookies."""
-    return [[name, value] for name, value in headers.items() if name.lower() not in HIDDEN_HEADERS]
+    """[[name, value]] without credentials and cookies, at most MAX_HEADERS, values cut at HEADER_LIMIT."""
+    shown = [[name[:HEADER_LIMIT], value if len(value) <= HEADER_LIMIT else f"{value[:HEADER_LIMIT]}… ({len(value) - HEADER_LIMIT:,} more characters left out)"]
+             for name, value in headers.items() if name.lower() not in HIDDEN_HEADERS]
+    if len(shown) > MAX_HEADERS:
+        shown = shown[:MAX_HEADERS] + [["…", f"{len(shown) - MAX_HEADERS:,} more headers left out"]]
+    return shown
 
 
 class Traffic:
@@ -115,7 +123,7 @@ class Traffic:
     def _body(self, exchange, name, body, failed, secret):
         if not body:
             return
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        text = clean_text(body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))
         # Masked before it is cut, so that a secret across the cut leaves no part of itself behind.
         text = self._clean(text, secret)
         limit = FAILED_BODY_LIMIT if failed else BODY_LIMIT
@@ -150,6 +158,7 @@ def pretty_body(text: str) -> str:
     if not text:
         return ""
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
+        # Written back without \u escapes, so control characters are escaped again for the page.
+        return visible(json.dumps(json.loads(text), indent=2, ensure_ascii=False))
+    except (ValueError, RecursionError):
+        return visible(text)

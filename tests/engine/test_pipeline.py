@@ -453,3 +453,61 @@ def test_a_null_scoping_attribute_is_named(scim_app, jane):
     factories.ScopingClauseFactory(scoping_filter=scoping_filter, attribute="employeeType", operator="EQUALS", value="Staff")
     log = run(scim_app, jane)
     assert "employeeType has no value, and scoping filters are false for an empty value" in log.error_description
+
+
+@pytest.mark.parametrize("answer", ["still active", "empty, read back still active"])
+def test_a_disable_the_target_answers_without_applying_is_not_success(scim_app, jane, misbehaving_server, answer):
+    first = run(scim_app, jane)
+    target_id = first.target_id
+    active = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": target_id,
+              "userName": "jane@contoso.example", "active": True}
+
+    def respond(request):
+        if request.method == "PATCH" and answer == "still active":
+            return Reply(200, active)
+        if request.method == "PATCH":
+            return Reply(200, b"")
+        return Reply(200, active)
+
+    scim_app.tenant_url = misbehaving_server(respond).url
+    scim_app.save()
+    scim_app.assignments.all().delete()
+    log = run(scim_app, jane)
+    assert (log.action, log.status, log.error_code) == ("disable", "failure", "UpdateNotApplied"), log.error_description
+    assert "still has active = True" in log.error_description and log.recommended_fix
+    assert not ExportState.objects.get(source_id=jane.object_id).disabled  # sent again next time
+
+
+def test_a_match_answered_with_another_user_fails_and_links_nothing(scim_app, jane, misbehaving_server):
+    stranger = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "s-1", "userName": "sam@contoso.example"}
+    server = misbehaving_server(lambda request: Reply(200, list_response([stranger])))
+    scim_app.tenant_url = server.url
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert (log.status, log.error_code) == ("failure", "TargetAnswerMismatch")
+    assert 's-1 (userName = sam@contoso.example)' in log.error_description
+    assert [r.method for r in server.requests] == ["GET"]
+    assert not ExportState.objects.filter(source_id=jane.object_id).exclude(target_id="").exists()
+
+
+def test_a_match_is_case_insensitive_for_user_name_as_scim_says(scim_app, jane, misbehaving_server):
+    found = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "j-1", "userName": "JANE@Contoso.Example",
+             "active": True}
+    server = misbehaving_server(lambda request: Reply(200, list_response([found])) if request.method == "GET" else Reply(204))
+    scim_app.tenant_url = server.url
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.status == "success" and log.target_id == "j-1", log.error_description
+
+
+def test_a_match_on_a_work_email_accepts_a_target_that_keeps_no_email_type(scim_app, jane, misbehaving_server):
+    mapping = scim_app.object_mappings.get(object_type="user")
+    mapping.attribute_mappings.update(is_matching=False)
+    mapping.attribute_mappings.filter(target_attribute='emails[type eq "work"].value').update(is_matching=True, matching_precedence=1)
+    found = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "j-1", "userName": "jane",
+             "emails": [{"value": "Jane@Contoso.example"}], "active": True}
+    server = misbehaving_server(lambda request: Reply(200, list_response([found])) if request.method == "GET" else Reply(204))
+    scim_app.tenant_url = server.url
+    scim_app.save()
+    log = run(scim_app, jane)
+    assert log.target_id == "j-1" and log.status == "success", log.error_description

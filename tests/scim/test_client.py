@@ -359,8 +359,9 @@ def test_a_created_resource_without_an_id_is_a_protocol_error(misbehaving_server
     (True, "id is a boolean, not a string"),
     (1.5, "id is a number with a fraction, not a string"),
     ("   ", "id is only spaces"),
-    ("x" * 1025, "id is 1,025 characters long (at most 1,024 are accepted)"),
+    ("x" * 257, "id is 257 characters long (at most 256 are accepted)"),
     ("a\x00b", "id contains control characters"),
+    ("a\udc80b", "id contains control characters or text that is not valid Unicode"),
 ])
 def test_an_unusable_id_from_the_target_is_refused_with_the_reason(misbehaving_server, bad_id, words):
     server = misbehaving_server(lambda r: Reply(201, {"id": bad_id, "userName": "x"}))
@@ -452,6 +453,160 @@ def test_the_token_echoed_by_a_server_is_redacted(misbehaving_server, caplog):
     assert SECRET not in caplog.text
 
 
+# ---------------------------------------------------------------- answers checked against the request
+
+
+def test_a_list_answered_with_a_group_for_users_is_refused(misbehaving_server):
+    group = {"schemas": [CORE_GROUP], "id": "g1", "displayName": "Staff"}
+    typed = {"id": "g2", "displayName": "Staff", "meta": {"resourceType": "Group"}}
+    replies = iter([Reply(200, list_response([group])), Reply(200, list_response([typed])), Reply(200, typed)])
+    server = misbehaving_server(lambda r: next(replies))
+    with ScimClient(server.url, SECRET) as c:
+        with pytest.raises(ScimProtocolError, match="returned a Group .its schemas name .*Group. where a User was asked for .id g1."):
+            c.find_by("Users", "userName", "x")
+        with pytest.raises(ScimProtocolError, match=r"returned a Group \(meta.resourceType\) where a User was asked for"):
+            c.find_by("Users", "userName", "x")
+        with pytest.raises(ScimProtocolError, match="where a User was asked for"):
+            c.get("Users", "g2")
+
+
+def test_a_resource_of_both_kinds_or_of_no_stated_kind_is_taken_as_asked(misbehaving_server):
+    both = {"schemas": [CORE_USER, CORE_GROUP], "id": "1", "userName": "x"}
+    server = misbehaving_server(lambda r: Reply(200, list_response([both, {"id": "2", "userName": "y"}])))
+    with ScimClient(server.url, SECRET) as c:
+        assert [r["id"] for r in c.query("Users", 'userName sw "x"')] == ["1", "2"]
+
+
+def test_an_answer_about_another_resource_is_refused(misbehaving_server):
+    server = misbehaving_server(lambda r: Reply(200, {"schemas": [CORE_USER], "id": "someone-else", "active": False}))
+    with ScimClient(server.url, SECRET) as c:
+        with pytest.raises(ScimProtocolError, match=r"returned another resource \(id someone-else\) instead of 7"):
+            c.patch("Users", "7", [{"op": "replace", "path": "active", "value": False}])
+        with pytest.raises(ScimProtocolError, match="returned another resource"):
+            c.get("Users", "7")
+    same_but_case = misbehaving_server(lambda r: Reply(200, {"id": "ABC-1", "active": False}))
+    with ScimClient(same_but_case.url, SECRET) as c:
+        assert c.get("Users", "abc-1")["id"] == "ABC-1"
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": 5, "Resources": []},
+     "totalResults 5 but no Resources: the answer contradicts itself"),
+    ({"totalResults": 0, "itemsPerPage": 3}, "itemsPerPage 3 but no Resources"),
+])
+def test_a_list_that_contradicts_itself_is_a_failure_never_no_match(misbehaving_server, body, words):
+    server = misbehaving_server(lambda r: Reply(200, body))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError) as caught:
+        c.find_by("Users", "userName", "x")
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"null", "JSON null instead of a ListResponse"),
+    (b'"text"', "JSON string instead of a ListResponse"),
+    (b"42", "JSON number instead of a ListResponse"),
+])
+def test_json_that_is_not_an_object_is_named(misbehaving_server, body, words):
+    server = misbehaving_server(lambda r: Reply(200, body))
+    with ScimClient(server.url, SECRET) as c, pytest.raises(ScimProtocolError, match=words):
+        c.find_by("Users", "userName", "x")
+
+
+# ---------------------------------------------------------------- answers read within bounds
+
+
+def test_deeply_nested_json_is_a_protocol_error_not_a_recursion_error(misbehaving_server):
+    deep = b'{"id": "1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    just_deep = b'{"id": "1", "x": ' + b"[" * 70 + b"]" * 70 + b"}"
+    replies = iter([Reply(201, deep), Reply(201, just_deep), Reply(400, deep)])
+    server = misbehaving_server(lambda r: next(replies))
+    with ScimClient(server.url, SECRET) as c:
+        for _ in range(2):
+            with pytest.raises(ScimProtocolError, match="JSON nested deeper than 64 levels"):
+                c.create("Users", user("x"))
+        with pytest.raises(ScimBadRequest):  # an error body that deep is shown as an excerpt
+            c.create("Users", user("x"))
+
+
+def test_a_gzip_answer_is_read_and_a_false_gzip_header_is_explained(misbehaving_server):
+    import gzip
+    import json as jsonlib
+    import zlib
+
+    body = jsonlib.dumps({"id": "9", "userName": "x"}).encode()
+    deflated = zlib.compress(body)
+    replies = iter([Reply(201, gzip.compress(body), headers={"Content-Encoding": "gzip"}),
+                    Reply(201, deflated, headers={"Content-Encoding": "deflate"}),
+                    Reply(201, body, headers={"Content-Encoding": "gzip"}),
+                    Reply(201, gzip.compress(body)[:-12], headers={"Content-Encoding": "gzip"}),
+                    Reply(201, body, headers={"Content-Encoding": "br"})])
+    server = misbehaving_server(lambda r: next(replies))
+    with ScimClient(server.url, SECRET) as c:
+        assert c.create("Users", user("x"))["id"] == "9"
+        assert c.create("Users", user("x"))["id"] == "9"
+        errors = []
+        for _ in range(3):
+            with pytest.raises(ScimConnectionError) as caught:
+                c.create("Users", user("x"))
+            errors.append(caught.value)
+    assert {(e.reason, e.code) for e in errors} == {("unusable", "UnusableResponse")}
+    assert "said its body is gzip-compressed (Content-Encoding: gzip), but it is not" in str(errors[0])
+    assert "ends before its end (truncated)" in str(errors[1])
+    assert "Content-Encoding 'br', which was not asked for" in str(errors[2])
+    assert "SCIM_MAX_RESPONSE_BYTES" in errors[0].recommended_fix
+
+
+def test_answers_are_capped_before_and_after_decompression(misbehaving_server, settings):
+    import gzip
+
+    settings.SCIM_MAX_RESPONSE_BYTES = 64 * 1024
+    bomb = gzip.compress(b'{"id": "1", "userName": "' + b"A" * (8 * 1024 * 1024) + b'"}')
+    assert len(bomb) < 64 * 1024
+    replies = iter([Reply(200, bomb, headers={"Content-Encoding": "gzip"}), Reply(200, b" " * (65 * 1024))])
+    server = misbehaving_server(lambda r: next(replies))
+    with ScimClient(server.url, SECRET) as c:
+        with pytest.raises(ScimConnectionError, match="inflates to more than 64 KiB"):
+            c.get("Users", "1")
+        with pytest.raises(ScimConnectionError, match=r"announced a body of 65 KiB \(Content-Length\), more than the 64 KiB"):
+            c.get("Users", "1")
+
+
+def test_an_endless_body_is_read_only_up_to_the_cap(settings):
+    from tests.hostile_target import HostileTarget
+
+    settings.SCIM_MAX_RESPONSE_BYTES = 256 * 1024
+    with HostileTarget() as target, ScimClient(target.tenant_url("endless"), target.token) as c:
+        with pytest.raises(ScimConnectionError, match="sent more than 256 KiB.*the rest was not read"):
+            c.find_by("Users", "userName", "x")
+
+
+def test_a_trickling_answer_ends_at_the_total_deadline_not_the_read_timeout(settings):
+    from tests.hostile_target import HostileTarget
+
+    settings.SCIM_DEADLINE_SECONDS = 1.5
+    with HostileTarget() as target, ScimClient(target.tenant_url("trickle"), target.token, timeout=10) as c:
+        started = time.monotonic()
+        with pytest.raises(ScimConnectionError) as caught:
+            c.find_by("Users", "userName", "x")
+        assert time.monotonic() - started < 3
+        # The next request has a deadline of its own.
+        started = time.monotonic()
+        with pytest.raises(ScimConnectionError):
+            c.get("Users", "1")
+        assert time.monotonic() - started < 3
+    assert caught.value.reason == "timeout"
+    assert "within 1.5 seconds, the most one request may take (SCIM_DEADLINE_SECONDS)" in str(caught.value)
+
+
+def test_nul_and_lone_surrogates_in_answers_are_replaced(misbehaving_server):
+    body = b'{"id": "1", "displayName": "a\\u0000b\\ud800c", "t\\udfffitle": "\\u001b[31m"}'
+    server = misbehaving_server(lambda r: Reply(200, body))
+    with ScimClient(server.url, SECRET) as c:
+        resource = c.get("Users", "1")
+    assert resource["displayName"] == "a\ufffdb\ufffdc"
+    assert resource["t\ufffditle"] == "\x1b[31m"  # kept as it is in the data; escaped where it is shown
+
+
 # ---------------------------------------------------------------- construction and errors as values
 
 
@@ -477,3 +632,11 @@ def test_errors_survive_pickling():
     assert type(copy) is ScimRateLimited
     assert (str(copy), copy.retry_after, copy.code, copy.recommended_fix) == (
         str(original), 3.0, "TooManyRequests", original.recommended_fix)
+
+
+def test_a_bulk_patch_answered_with_another_resource_is_refused():
+    with ScimClient("http://127.0.0.1:9/scim", SECRET) as c:
+        operation = {"method": "PATCH", "path": "/Users/7", "data": {}}
+        with pytest.raises(ScimProtocolError, match="returned another resource"):
+            c.bulk_result(operation, {"status": "200", "response": {"id": "8", "userName": "x"}})
+        assert c.bulk_result(operation, {"status": "200", "response": {"id": "7", "userName": "x"}})["id"] == "7"

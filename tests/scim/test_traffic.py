@@ -123,3 +123,13 @@ def test_bulk_operations_are_recorded_as_their_own_request():
 def test_pretty_body_indents_whole_json_and_leaves_a_cut_body_alone():
     assert pretty_body('{"a": 1}') == '{\n  "a": 1\n}'
     assert pretty_body('{"a": 1') == '{"a": 1'
+
+
+def test_a_targets_headers_are_kept_cut_and_counted():
+    from provisioning.scim.traffic import shown_headers
+
+    headers = {"X-Long": "v" * 5000, **{f"X-{n}": str(n) for n in range(100)}, "Set-Cookie": "session=secret"}
+    shown = shown_headers(headers)
+    assert shown[0] == ["X-Long", "v" * 500 + "… (4,500 more characters left out)"]
+    assert len(shown) == 41 and shown[-1] == ["…", "61 more headers left out"]
+    assert all(name != "Set-Cookie" for name, _ in shown)
