@@ -713,36 +713,72 @@ def _units(changes, resource):
     return list(units.values())
 
 
+MAX_SPLIT = 20  # a refused PATCH of more changes than this fails as it is, rather than costing 2 requests a change
+
+
 def send_changes(ctx, kind, target_id, changes, current, warnings, *, learnable=lambda path: True, learn_paths=True):
     """PATCH these changes in the shapes the target takes; returns (the changes that landed, the answer).
 
-    A refusal (400/501) of several changes is sent again change by change, to find the one refused. A refused
-    change is sent once more in its other shape where one exists (active "False" ↔ false, add ↔ replace for
-    an absent value); the shape that works is remembered. A path refused in every shape is remembered and left
-    out (learnable paths only: a matching attribute's refusal fails the object); the rest lands.
+    A refused (400/501) change is sent once more in its other shape where one exists (active "False" ↔
+    false, add ↔ replace for an absent value), and the shape that works is remembered. A refusal of several
+    changes is sent again change by change to find the refused ones. A path is remembered as refused, and left
+    out from then on, only when the refusal is about it: the other changes landed, or it was the only change
+    and the target said so (501 Not Implemented, scimType mutability/invalidPath/noTarget). A target that
+    refuses every change fails the object as before, and a matching attribute's refusal always does.
     learn_paths=False: the PATCH was built from the export state, so the caller reads the target first."""
     shapes = {key: ctx.quirks.shape(key) for key in (payload.ACTIVE, payload.ABSENT) if ctx.quirks.learned_shape(key)}
-    entra = ctx.application.entra_compatible
-    operations = payload.patch_operations(changes, current, entra_compatible=entra, shapes=shapes)
     try:
-        answer = yield from _patch(kind, target_id, operations)
+        answer = yield from _patch(kind, target_id, payload.patch_operations(
+            changes, current, entra_compatible=ctx.application.entra_compatible, shapes=shapes))
         return changes, answer
     except ScimError as exc:
         if not refusal(exc) or not learn_paths:
             raise
         first = exc
     units = _units(changes, current)
-    if len(units) > 1:
-        landed, answer = [], None
-        for unit in units:
-            sent, reply = yield from send_changes(ctx, kind, target_id, unit, current, warnings, learnable=learnable)
-            landed += sent
-            answer = reply if sent else answer
-        return landed, answer
-    for key in payload.shape_keys(changes[0], current):
-        used = shapes.get(key) or (payload.boolean_shape(entra) if key == payload.ACTIVE else payload.absent_shape(changes[0].path, entra))
+    if len(units) > MAX_SPLIT:
+        raise first
+    landed, answer, refused = [], None, []
+    for unit in units:
+        sent, reply, why = yield from _send_unit(ctx, kind, target_id, unit, current, shapes, first if len(units) == 1 else None)
+        if sent:
+            landed, answer = landed + sent, reply
+        else:
+            refused.append((unit, why))
+    about_path = bool(landed) or (len(units) == 1 and _names_the_path(refused[0][1]))
+    paths = [c.path for unit, _ in refused for c in unit]
+    if not about_path or not all(learnable(p) for p in paths):
+        raise refused[0][1] if len(units) == 1 else first
+    at = timezone.now().isoformat()
+    for unit, exc in refused:
+        why = f"{_status(exc)} to a PATCH of it{': ' + exc.detail if exc.detail else ''}"
+        for change in unit:
+            ctx.learn(lambda data, path=change.path: quirks.with_path(data, quirks.REFUSED, kind.resource, path, why, at, exc.status))
+        warnings.append(f"{', '.join(c.path for c in unit)} left out: {ctx.application.name} answered {why}; later changes "
+                        "leave it out so the rest lands (Forget on the Provisioning page tries it again)")
+    return landed, answer
+
+
+def _names_the_path(exc):
+    return exc.status == 501 or exc.scim_type in ("mutability", "invalidPath", "noTarget")
+
+
+def _send_unit(ctx, kind, target_id, unit, current, shapes, refused_already):
+    """One change (or one new entry's changes): (landed changes, answer, the refusal when none landed)."""
+    entra = ctx.application.entra_compatible
+    operations = payload.patch_operations(unit, current, entra_compatible=entra, shapes=shapes)
+    first = refused_already
+    if first is None:
+        try:
+            return unit, (yield from _patch(kind, target_id, operations)), None
+        except ScimError as exc:
+            if not refusal(exc):
+                raise
+            first = exc
+    for key in payload.shape_keys(unit[0], current):
+        used = shapes.get(key) or (payload.boolean_shape(entra) if key == payload.ACTIVE else payload.absent_shape(unit[0].path, entra))
         other = quirks.other_shape(key, used)
-        retry = payload.patch_operations(changes, current, entra_compatible=entra, shapes={**shapes, key: other})
+        retry = payload.patch_operations(unit, current, entra_compatible=entra, shapes={**shapes, key: other})
         if retry == operations:
             continue
         try:
@@ -753,17 +789,9 @@ def send_changes(ctx, kind, target_id, changes, current, warnings, *, learnable=
             continue
         why = f"{ctx.application.name} refused {quirks.SHAPE_WORDS[(key, used)]} ({_status(first)}) and took the other shape"
         ctx.learn(lambda data: quirks.with_shape(data, key, other, why, timezone.now().isoformat()))
-        return changes, answer
-    paths = [c.path for c in changes]
-    if not all(learnable(p) for p in paths):
-        raise first
-    why = f"{_status(first)} to a PATCH of it{': ' + first.detail if first.detail else ''}"
-    at = timezone.now().isoformat()
-    for path in paths:
-        ctx.learn(lambda data, path=path: quirks.with_path(data, quirks.REFUSED, kind.resource, path, why, at, first.status))
-    warnings.append(f"{', '.join(paths)} left out: {ctx.application.name} answered {why}; later changes leave "
-                                "it out so the rest lands (Forget on the Provisioning page tries it again)")
-    return [], None
+        shapes[key] = other
+        return unit, answer, None
+    return [], None, first
 
 
 def _status(exc):

@@ -395,10 +395,10 @@ def test_a_failed_patch_keeps_its_operations_in_the_entry(scim_app, scim_server,
     jane.job_title = "Principal Engineer"
     jane.save()
     log = run(scim_app, jane)
-    # The target refused the only change: it is learned and left out (scim/quirks.py), the PATCH still shown.
-    assert log.status == "warning"
-    assert "title left out" in log.error_description and "400 Bad Request" in log.error_description
-    patch = log.traffic[-1]
+    # A target that refuses every change fails the user (nothing is learned as refused: it is not about one path).
+    assert log.status == "failure"
+    assert scim_app.__class__.objects.get(pk=scim_app.pk).target_quirks.get("refused") is None
+    patch = next(t for t in log.traffic if t.get("method") == "PATCH")
     assert (patch["method"], patch["status"]) == ("PATCH", 400)
     operations = json.loads(patch["request_body"])["Operations"]
     assert any(op.get("path") == "title" or "title" in json.dumps(op.get("value")) for op in operations)
