@@ -92,6 +92,10 @@ def group_steps(ctx, source, recorder, result, members=None):
         if desired is not None and result.adopted:  # after a 409 or a lost answer: read what it holds
             membership.current = yield from _current_members(ctx, target_id)
             first = []
+        elif first and isinstance(created, dict) and isinstance(created.get("members"), list):
+            # Some targets (django-scim2) create the group but ignore the members of the POST: send those by PATCH.
+            kept = {m.get("value") for m in created["members"] if isinstance(m, dict)}
+            first = [tid for tid in first if tid in kept]
     else:
         target_id, first = target.id, []
         changes, evaluation = yield from update_attributes(ctx, source, GROUP_KIND, attributes, mapping, state, target, recorder, result)
@@ -114,6 +118,9 @@ def group_steps(ctx, source, recorder, result, members=None):
     done = WARNING if left_out else SUCCESS
     if is_new:
         recorder.record(ACTION, done, f"Group '{name}' was created in {app_name} (id {target_id}){_summary(membership)}{left_out}", details)
+    elif not membership.changed and result.warnings and result.action == Action.UPDATE:
+        # Every attribute change was refused by the target (a rename on django-scim2): said, not "up to date".
+        recorder.record(ACTION, WARNING, f"Nothing was updated in {app_name}{left_out}", details)
     elif changes or membership.changed:
         if result.action == Action.OTHER:
             result.action = Action.UPDATE

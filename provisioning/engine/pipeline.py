@@ -746,8 +746,8 @@ def send_changes(ctx, kind, target_id, changes, current, warnings, *, learnable=
         else:
             refused.append((unit, why))
     about_path = bool(landed) or (len(units) == 1 and _names_the_path(refused[0][1]))
-    paths = [c.path for unit, _ in refused for c in unit]
-    if not about_path or not all(learnable(p) for p in paths):
+    # A matching attribute is left out only on a 501 (the target says it never implements it: a group rename).
+    if not about_path or not all(learnable(c.path) or exc.status == 501 for unit, exc in refused for c in unit):
         raise refused[0][1] if len(units) == 1 else first
     at = timezone.now().isoformat()
     for unit, exc in refused:
