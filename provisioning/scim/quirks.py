@@ -82,10 +82,11 @@ class Quirks:
         for key, learned in sorted((self.data.get("shapes") or {}).items()):
             rows.append({"kind": "shape", "subject": key, "lesson": f"Sends {SHAPE_WORDS.get((key, learned['use']), learned['use'])}",
                          "why": learned.get("why", ""), "at": learned.get("at", "")})
-        for kind, verb in ((REFUSED, "Leaves out"), (DROPPED, "Does not send again")):
+        for kind, verb in ((REFUSED, "refuses it"), (DROPPED, "does not keep it")):
             for resource, paths in sorted((self.data.get(kind) or {}).items()):
                 for path, lesson in sorted(paths.items()):
-                    rows.append({"kind": kind, "subject": f"{resource}: {path}", "lesson": f"{verb} {path} on {resource}",
+                    rows.append({"kind": kind, "subject": f"{resource}: {path}",
+                                 "lesson": f"Leaves {path} out of updates of {resource} (the target {verb})",
                                  "why": lesson.get("why", ""), "at": lesson.get("at", "")})
         return rows
 

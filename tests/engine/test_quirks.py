@@ -238,7 +238,7 @@ def test_the_provisioning_page_lists_lessons_and_forgets_them(admin_client, scim
     scim_app.save()
     page = admin_client.get(reverse("apps:provisioning", args=[scim_app.id]))
     text = page.content.decode()
-    assert "What was learned about the target" in text and "Leaves out title on Users" in text
+    assert "What was learned about the target" in text and "Leaves title out of updates of Users (the target refuses it)" in text
     assert "member removal by a value list" in text
 
     response = admin_client.post(reverse("apps:forget_target_quirks", args=[scim_app.id]), {"lesson": "refused|Users: title"})

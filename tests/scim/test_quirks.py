@@ -29,7 +29,7 @@ def test_lessons_and_forget():
     data = quirks.with_path(data, quirks.REFUSED, "Groups", "displayName", "501", AT, 501)
     rows = Quirks(data).lessons()
     assert [(r["kind"], r["subject"]) for r in rows] == [("shape", "member_removal"), ("refused", "Groups: displayName")]
-    assert "value list" in rows[0]["lesson"] and rows[1]["lesson"] == "Leaves out displayName on Groups"
+    assert "value list" in rows[0]["lesson"] and rows[1]["lesson"] == "Leaves displayName out of updates of Groups (the target refuses it)"
     assert quirks.without(data, "refused", "Groups: displayName") == {"shapes": data["shapes"]}
     assert quirks.without(data, "shape", "member_removal") == {"refused": data["refused"]}
     assert quirks.without(data) == {}
