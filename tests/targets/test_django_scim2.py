@@ -12,7 +12,7 @@ import pytest
 from provisioning.models import Application
 from tests import factories
 from tests.servers import free_port, wait_for_port
-from tests.targets.flow import every_operation
+from tests.targets.flow import every_operation, full_cycles
 from tests.targets.installs import ROOT, ensure_django_scim2
 
 pytestmark = pytest.mark.django_db
@@ -40,3 +40,9 @@ def test_django_scim2(django_scim2, entra):
     every_operation(app, TOKEN, keeps=frozenset())
     quirks = Application.objects.get(pk=app.pk).target_quirks
     assert "title" in quirks["dropped"]["Users"]
+
+
+@pytest.mark.parametrize("entra", [False, True], ids=["rfc", "entra"])
+def test_full_cycles(django_scim2, entra):
+    app = factories.ApplicationFactory(tenant_url=django_scim2, secret_token=TOKEN, entra_compatible=entra)
+    full_cycles(app, TOKEN, keeps=frozenset())

@@ -14,7 +14,7 @@ import pytest
 from provisioning.models import Application
 from tests import factories
 from tests.servers import free_port, wait_for_port
-from tests.targets.flow import every_operation
+from tests.targets.flow import every_operation, full_cycles
 from tests.targets.installs import ROOT, ensure_scimmy
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +44,9 @@ def test_scimmy(scimmy, entra):
     every_operation(app, TOKEN)
     if entra:
         assert Application.objects.get(pk=app.pk).target_quirks["shapes"]["active"]["use"] == "boolean"
+
+
+@pytest.mark.parametrize("entra", [False, True], ids=["rfc", "entra"])
+def test_full_cycles(scimmy, entra):
+    app = factories.ApplicationFactory(tenant_url=scimmy, secret_token=TOKEN, entra_compatible=entra)
+    full_cycles(app, TOKEN)
