@@ -20,7 +20,8 @@ Two dialects (RFC 7644 §3.5.2 is the default; see shared/reference/scim-targets
 What a target was seen to take instead (scim/quirks.py) overrides the dialect per shape.
 
 Entra creates groups without members and adds them by PATCH (Entra-compatible mode does the same); in
-RFC mode a new group's first members travel in its POST. Later changes use `membership_operations`.
+RFC mode a new group's first members travel in its POST. Later changes use `member_additions` and
+`member_removals`, sent in separate PATCHes.
 """
 
 import json
@@ -358,7 +359,7 @@ class Change:
 def diff(desired: Mapping[str, object], resource: Mapping) -> list[Change]:
     """The attributes whose desired value differs from the target's, in mapping order.
 
-    None never flows, so it is not compared; members are reconciled by membership_operations, not here.
+    None never flows, so it is not compared; members are reconciled by member_additions/member_removals, not here.
     Types are normalised (the target's `true` equals our "True"); case is not (a userName case change is a change).
     """
     changes = []
@@ -397,7 +398,7 @@ def patch_operations(changes: Sequence[Change], resource: Mapping, *, entra_comp
     for change in changes:
         target = parse_path(change.path)
         if target.is_members:
-            raise ValueError("Group members are not attribute changes: send them with membership_operations().")
+            raise ValueError("Group members are not attribute changes: send them with member_additions() and member_removals().")
         value = coerce_value(change.path, change.new)
         if value is None:
             raise ValueError(f"{change.path} has no new value: null values are never provisioned, so leave it out.")

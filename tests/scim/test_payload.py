@@ -378,7 +378,7 @@ def test_patch_group_display_name_both_modes():
 
 
 def test_patch_refuses_members_and_nulls():
-    with pytest.raises(ValueError, match="membership_operations"):
+    with pytest.raises(ValueError, match="member_additions"):
         patch_operations([Change("members", [], ["u1"])], {})
     with pytest.raises(ValueError, match="null values are never provisioned"):
         patch_operations([Change("title", "x", None)], {"title": "x"})
