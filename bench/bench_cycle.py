@@ -288,7 +288,7 @@ def ratio(engine_seconds, limits):
 CATEGORIES = [
     ("HTTP client (httpx, httpcore, h11, ssl)", ("httpx/", "httpcore/", "h11/", "ssl.py", "socket.py")),
     ("database (Django ORM, psycopg, sqlite3)", ("django/db/", "psycopg/", "sqlite3/")),
-    ("mapping (expressions, payload)", ("provisioning/expressions/", "provisioning/engine/mapping.py", "provisioning/engine/payload.py")),
+    ("mapping (expressions, payload)", ("provisioning/expressions/", "provisioning/engine/mapping.py", "provisioning.scim.payload.py")),
     ("pipeline, log entries, scope (engine)", ("provisioning/engine/", "provisioning/scoping.py")),
     ("JSON", ("json/",)),
     ("Celery, kombu, broker", ("celery/", "kombu/", "billiard/", "redis/")),

@@ -2,7 +2,9 @@
 
 PostgreSQL and Redis are used when DATABASE_URL / CELERY_BROKER_URL say so (CI sets them) or, when
 unset, if they answer on 127.0.0.1; otherwise SQLite and the embedded broker. The browser test
-needs Debian's chromium, installed here when missing (Playwright's own download cannot work offline).
+needs Debian's chromium, installed here when missing (Playwright's own download cannot work offline);
+the real SCIM servers of tests/targets/ that are not the portal's own packages (django-scim2 in a
+virtualenv of its own, SCIMMY from npm) are installed into var/targets/ when missing.
 """
 
 import os
@@ -36,6 +38,17 @@ def ensure_chromium():
                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
+def ensure_target_servers():
+    sys.path.insert(0, str(ROOT))
+    from tests.targets.installs import ensure_django_scim2, ensure_scimmy
+
+    for name, ensure in (("django-scim2", ensure_django_scim2), ("SCIMMY", ensure_scimmy)):
+        try:
+            ensure()
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+            print(f"{name} could not be installed ({exc}): its tests in tests/targets/ will fail.", file=sys.stderr)
+
+
 def main():
     env = dict(os.environ)
     if "DATABASE_URL" not in env and reachable(5432):
@@ -48,6 +61,7 @@ def main():
     env.setdefault("PORTAL_QUEUE_PREFIX", f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}-")
     print(f"database: {env.get('DATABASE_URL', 'sqlite (embedded)')}; broker: {env.get('CELERY_BROKER_URL', 'embedded://')}", flush=True)
     ensure_chromium()
+    ensure_target_servers()
     result = subprocess.run([sys.executable, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)
     # pytest's 5 means no test ran: a failure for us.
     sys.exit(1 if result.returncode == 5 else result.returncode)

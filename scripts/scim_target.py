@@ -9,7 +9,7 @@ empty target, created on its first request. Beside SCIM it answers, for the test
 
 It listens on 127.0.0.1 only, and stops by itself when the process that started it ends.
 
-    SCIM_TARGET_TOKENS=secret python scripts/scim_target.py --port 8090 [--threads 8] [--no-bulk] [--latency-ms 20]
+    SCIM_TARGET_TOKENS=secret python scripts/scim_target.py --port 8090 [--threads 8] [--no-bulk] [--latency-ms 20] [--entra-policy]
 """
 
 import argparse
@@ -34,12 +34,22 @@ from scim2_server.utils import load_default_resource_types, load_default_schemas
 _ID = re.compile(r"/(Users|Groups)/[^/?]+")
 
 
-def build_app(tokens, *, bulk=True, latency=0.0):
+def entra_policy():
+    """scim2-models' tolerances for Entra's default request shapes (shared/reference/scim-targets.md): unknown
+    schemas ignored, a value-list member removal applied, a filtered replace of an absent entry creating it."""
+    from scim2_models import ScimPolicy
+
+    return ScimPolicy(unknown=ScimPolicy.Unknown.ignore, remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+                      unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+
+
+def build_app(tokens, *, bulk=True, latency=0.0, policy=None):
     config = load_default_service_provider_config()
     config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
     if not bulk:
         config.bulk.supported = False
-    provider = ScimProvider.from_discovery(load_default_schemas().values(), load_default_resource_types().values(), config=config)
+    provider = ScimProvider.from_discovery(load_default_schemas().values(), load_default_resource_types().values(), config=config,
+                                           policy=policy)
     service = ScimService(provider, secret=secrets.token_urlsafe(32))
     dispatcher = TenantDispatcher(lambda tenant: BearerTokenApplication(InMemoryStorage(), provider, service=service, bearer_tokens=tokens))
     return Counted(dispatcher, latency)
@@ -98,6 +108,7 @@ def main(argv=None):
                              "which `ps` does not show to other users")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--no-bulk", action="store_true", help="announce bulk as not supported")
+    parser.add_argument("--entra-policy", action="store_true", help="accept Entra's default request shapes (ScimPolicy)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="wait this long before answering each SCIM request")
     args = parser.parse_args(argv)
     tokens = args.token + [t for t in os.environ.get("SCIM_TARGET_TOKENS", "").split(",") if t]
@@ -106,7 +117,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" on every burst
     stop_with_parent()
-    app = build_app(tokens, bulk=not args.no_bulk, latency=args.latency_ms / 1000)
+    app = build_app(tokens, bulk=not args.no_bulk, latency=args.latency_ms / 1000,
+                    policy=entra_policy() if args.entra_policy else None)
     print(f"serving on http://127.0.0.1:{args.port}", flush=True)
     waitress.serve(app, host="127.0.0.1", port=args.port, threads=args.threads, connection_limit=256,
                    channel_timeout=300, ident="scim2-server", _quiet=True)

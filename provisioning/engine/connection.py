@@ -4,7 +4,7 @@ and the compliance checklist of what the app's own mappings need from the target
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning.engine.pipeline import matching_filter
+from provisioning.scim.filters import matching_filter
 from provisioning.models import Application, ObjectMapping
 from provisioning.scim.compliance import MatchingAttribute, Target, probe_value
 from provisioning.scim.connection import ConnectionResult, check_connection

@@ -7,6 +7,7 @@ memory; `record()` keeps each outcome, and `flush()` writes them (export state, 
 pending removals) in one transaction.
 """
 
+import copy
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from provisioning.models import (
     ScopingFilter,
 )
 from provisioning.scim import ScimClient, ServiceProviderConfig
+from provisioning.scim.quirks import Quirks
 from provisioning.scoping import Clause, ScopingFilterSpec
 
 INITIATED_BY = ProvisioningLog.InitiatedBy
@@ -189,6 +191,27 @@ class RunContext:
             self.cycle.target_features = features
             type(self.cycle).objects.filter(pk=self.cycle.pk).update(target_features=features)
         return self.features
+
+    @cached_property
+    def quirks(self):
+        """What was learned about this target (scim/quirks.py), as the app held it when the run started."""
+        return Quirks.of(self.application)
+
+    def learn(self, change):
+        """Remember a lesson about the target: change(stored JSON) → new JSON, applied with a conditional
+        update so that workers learning at the same time keep each other's lessons. A dry run learns nothing
+        (it sends no writes)."""
+        if self.dry_run:
+            return
+        for _ in range(5):
+            stored = Application.objects.filter(pk=self.application.pk).values_list("target_quirks", flat=True).first() or {}
+            updated = change(stored)
+            if updated == stored or Application.objects.filter(pk=self.application.pk, target_quirks=stored).update(target_quirks=updated):
+                break
+        else:  # pragma: no cover - five workers rewriting it at once
+            return
+        self.application.target_quirks = updated
+        self.quirks.data = copy.deepcopy(updated)
 
     def close(self):
         if self._client is not None:

@@ -11,7 +11,9 @@ or delete is pending in this cycle are left as they are until it is sent.
 
 from dataclasses import dataclass, field
 
-from provisioning.engine import calls, payload
+from django.utils import timezone
+
+from provisioning.engine import calls
 from provisioning.engine.errors import ObjectFailure, from_scim_error
 from provisioning.engine.pipeline import (
     GROUP_KIND,
@@ -27,9 +29,9 @@ from provisioning.engine.pipeline import (
     evaluation_section,
 )
 from provisioning.engine.source import GROUP, USER
-from provisioning.engine.steps import ACTION, FAILURE, SCOPE, SKIPPED, SUCCESS, section
+from provisioning.engine.steps import ACTION, FAILURE, SCOPE, SKIPPED, SUCCESS, WARNING, section
 from provisioning.models import AttributeMapping, DirectoryUser, ExportState
-from provisioning.scim import ScimError
+from provisioning.scim import ScimError, payload, quirks
 from provisioning.scim.client import UNCONFIRMED, ci_get
 
 MEMBER_BATCH = 500  # values per membership PATCH, as Entra sends them
@@ -91,6 +93,10 @@ def group_steps(ctx, source, recorder, result, members=None):
         if desired is not None and result.adopted:  # after a 409 or a lost answer: read what it holds
             membership.current = yield from _current_members(ctx, target_id)
             first = []
+        elif first and isinstance(created, dict) and isinstance(created.get("members"), list):
+            # Some targets (django-scim2) create the group but ignore the members of the POST: send those by PATCH.
+            kept = {m.get("value") for m in created["members"] if isinstance(m, dict)}
+            first = [tid for tid in first if tid in kept]
     else:
         target_id, first = target.id, []
         changes, evaluation = yield from update_attributes(ctx, source, GROUP_KIND, attributes, mapping, state, target, recorder, result)
@@ -109,15 +115,21 @@ def group_steps(ctx, source, recorder, result, members=None):
         export["members_pending"] = membership.left_out > 0
     result.export = export
     details = modified_section(result.modified) + _membership_section(membership) + evaluation_section(evaluation)
+    left_out = f"; {'; '.join(result.warnings)}" if result.warnings else ""
+    done = WARNING if left_out else SUCCESS
     if is_new:
-        recorder.record(ACTION, SUCCESS, f"Group '{name}' was created in {app_name} (id {target_id}){_summary(membership)}", details)
+        recorder.record(ACTION, done, f"Group '{name}' was created in {app_name} (id {target_id}){_summary(membership)}{left_out}", details)
+    elif not membership.changed and result.warnings and result.action == Action.UPDATE:
+        # Every attribute change was refused by the target (a rename on django-scim2): said, not "up to date".
+        recorder.record(ACTION, WARNING, f"Nothing was updated in {app_name}{left_out}", details)
     elif changes or membership.changed:
         if result.action == Action.OTHER:
             result.action = Action.UPDATE
-        recorder.record(ACTION, SUCCESS, f"Group '{name}' was updated in {app_name}{_summary(membership)}", details)
+        recorder.record(ACTION, done, f"Group '{name}' was updated in {app_name}{_summary(membership)}{left_out}", details)
     else:
-        recorder.record(ACTION, SKIPPED, "The state of the group in both the source and target systems already match", details)
-        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.", logged=ctx.log_unchanged)
+        recorder.record(ACTION, SKIPPED, f"The state of the group in both the source and target systems already match{left_out}", details)
+        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.",
+                   logged=ctx.log_unchanged or bool(left_out))
 
 
 def _members_are_mapped(mapping):
@@ -179,22 +191,34 @@ def _sync_members(ctx, source, mapping, target_id, desired, membership, whole_gr
     in_create = set(sent_in_create)
     to_add = [tid for tid in membership.added if tid not in in_create]
     batch = batch_size(ctx) if to_add or membership.removed else MEMBER_BATCH
-    work = [(chunk, []) for chunk in _chunks(to_add, batch)] + [([], chunk) for chunk in _chunks(membership.removed, batch)]
     sent_added, sent_removed = [tid for tid in membership.added if tid in in_create], []
-    answer = None
-    for number, (adds, removes) in enumerate(work, 1):
+    # Additions and removals travel apart: a target that refuses one kind still gets the other.
+    failure = None
+    answer = None  # the last membership PATCH's answer: checked against what was sent
+    for adds in _chunks(to_add, batch):
         try:
-            answer = yield calls.patch("Groups", target_id, payload.membership_operations(adds, removes, entra_compatible=entra))
-            if answer is UNCONFIRMED and number == len(work):
-                # A 200 with nothing in it says nothing: the group is read back after the last PATCH (as for users).
-                answer = yield calls.get("Groups", target_id)
+            answer = yield calls.patch("Groups", target_id, payload.member_additions(adds, entra_compatible=entra))
         except ScimError as exc:
-            membership.added, membership.removed = sent_added, sent_removed
-            recorder.record(ACTION, FAILURE, f"Failed to update the members of Group '{source.name}': {exc}", _membership_section(membership))
-            raise from_scim_error(exc, f"update the members of Group '{source.name}' in {ctx.application.name}") from exc
+            failure = failure or exc
+            break
         sent_added += adds
+    for removes in _chunks(membership.removed, batch):
+        try:
+            answer = yield from _remove_members(ctx, target_id, removes)
+        except ScimError as exc:
+            failure = failure or exc
+            break
         sent_removed += removes
-    if work:
+    if failure is not None:
+        membership.added, membership.removed = sent_added, sent_removed
+        _name_rows(membership, _names(ctx, sent_added), "added")
+        _name_rows(membership, _names(ctx, sent_removed), "removed")
+        recorder.record(ACTION, FAILURE, f"Failed to update the members of Group '{source.name}': {failure}", _membership_section(membership))
+        raise from_scim_error(failure, f"update the members of Group '{source.name}' in {ctx.application.name}") from failure
+    if to_add or membership.removed:
+        if answer is UNCONFIRMED:
+            # A 200 with nothing in it says nothing: the group is read back after the last PATCH (as for users).
+            answer = yield calls.get("Groups", target_id)
         _check_members_took(ctx, source, membership, answer, sent_added, sent_removed, desired, recorder, result)
     _name_rows(membership, _names(ctx, membership.added), "added")
     _name_rows(membership, _names(ctx, membership.removed), "removed")
@@ -246,6 +270,30 @@ def _check_members_took(ctx, source, membership, answer, sent_added, sent_remove
         "these users exist there and may be members of this group, and whether the target needs Entra-compatible "
         "requests (under Provisioning > Settings) for member PATCHes.",
     )
+
+
+def _remove_members(ctx, target_id, removes):
+    """Remove in the form the target takes: `members[value eq "id"]` or a value list; when it refuses one form
+    (400/501) the other is tried once, and the one that works is remembered for the app (scim/quirks.py)."""
+    entra = ctx.application.entra_compatible
+    shape = ctx.quirks.shape(quirks.MEMBER_REMOVAL)
+    try:
+        return (yield calls.patch("Groups", target_id, payload.member_removals(removes, entra_compatible=entra, shape=shape)))
+    except ScimError as exc:
+        if exc.status not in (400, 501) or ctx.quirks.learned_shape(quirks.MEMBER_REMOVAL):
+            raise
+        first = exc
+    other = quirks.other_shape(quirks.MEMBER_REMOVAL, shape)
+    try:
+        answer = yield calls.patch("Groups", target_id, payload.member_removals(removes, entra_compatible=entra, shape=other))
+    except ScimError as exc:
+        if exc.status in (400, 501):
+            raise first from exc  # refused in both forms: the first refusal says most
+        raise
+    why = (f"{ctx.application.name} refused {quirks.SHAPE_WORDS[(quirks.MEMBER_REMOVAL, shape)]} "
+           f"({first.status}) and took the other form")
+    ctx.learn(lambda data: quirks.with_shape(data, quirks.MEMBER_REMOVAL, other, why, timezone.now().isoformat()))
+    return answer
 
 
 def _names(ctx, target_ids):

@@ -9,7 +9,7 @@ Case rules are RFC 7643's: string attributes are compared case-insensitively (ca
 few that are caseExact (externalId, id, password).
 """
 
-from provisioning.engine import payload
+from provisioning.scim import payload
 
 CASE_EXACT = frozenset({"externalid", "id", "password"})
 MAX_KEY_LENGTH = 512

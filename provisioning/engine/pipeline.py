@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from provisioning.engine import calls, keys, payload
+from provisioning.engine import calls, keys
+from provisioning.scim import payload
 from provisioning.engine.errors import ObjectFailure, from_scim_error
 from provisioning.engine.mapping import evaluate_mappings, resolved_references
 from provisioning.engine.source import GROUP, USER
@@ -41,10 +42,11 @@ from provisioning.engine.steps import (
     section,
 )
 from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
-from provisioning.scim import ScimBadRequest, ScimConflict, ScimError, ScimNotFound
+from provisioning.scim import ScimConflict, ScimError, ScimNotFound, quirks
 from provisioning.scim.answers import visible, visible_json
 from provisioning.scim.client import UNCONFIRMED, ci_get
 from provisioning.scim.errors import answer_lost
+from provisioning.scim.filters import matching_filter
 from provisioning.scim.traffic import Traffic
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class Result:
     reference_failure: bool = False
     adopted: bool = False  # a create found the object already in the target (409, or its own lost answer)
     traffic: Traffic = field(default_factory=Traffic)  # the SCIM requests this object made
+    warnings: list = field(default_factory=list)  # what was left out because of the target (scim/quirks.py)
 
 
 @dataclass
@@ -151,6 +154,7 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
             "This is a defect of the portal, not of the target or the configuration: report it with this log entry; "
             "the object is retried in the next cycle.",
         ))
+    _warn(result)
     if result.removal is not None:
         return Outcome(source, None, DEFERRED, result.action, export=result.export, removal=result.removal)
     result.reference_failure = result.status == Status.FAILURE and ctx.phase == "references"
@@ -159,6 +163,23 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
         entry = log or ProvisioningLog(**ctx.log_fields())
         _fill(entry, source, kind, result, recorder.steps, started)
     return Outcome(source, entry, result.status, result.action, export=result.export, reference_failure=result.reference_failure)
+
+
+def _warn(result):
+    """What the target refused or dropped makes a success a Warning, and is named in a skip's reason."""
+    if not result.warnings:
+        return
+    said = "; ".join(dict.fromkeys(result.warnings))
+    if result.status == Status.SUCCESS:
+        result.status, result.error_code = Status.WARNING, "TargetAttributesNotKept"
+        result.error_description = f"{said}."
+        result.recommended_fix = (
+            "The rest of the change was provisioned. If the target should hold these attributes, check its documentation "
+            "for the attribute names it supports and correct their mappings under Mappings (or remove the mappings); "
+            "what was learned about the target is listed on the Provisioning page, where Forget makes the next cycle try again."
+        )
+    elif result.status == Status.SKIPPED:
+        result.error_description = f"{result.error_description} ({said})" if result.error_description else said
 
 
 def determine_scope(ctx, source, recorder):
@@ -283,20 +304,6 @@ def linked_export(ctx, source, kind, target_id, exported):
 
 
 # ---------------------------------------------------------------------------------------------- match
-
-
-def matching_filter(path, value):
-    """A SCIM filter for one matching attribute: `userName eq "x"` or `emails[type eq "work" and value eq "x"]`."""
-    import json
-
-    parsed = payload.parse_path(path)
-    attribute = f"{parsed.schema}:{parsed.attribute}" if parsed.schema else parsed.attribute
-    if parsed.filter_attribute:
-        return (f"{attribute}[{parsed.filter_attribute} eq {json.dumps(str(parsed.filter_value), ensure_ascii=False)} "
-                f"and {parsed.sub_attribute or 'value'} eq {json.dumps(str(value), ensure_ascii=False)}]")
-    if parsed.sub_attribute:
-        attribute = f"{attribute}.{parsed.sub_attribute}"
-    return f"{attribute} eq {json.dumps(str(value), ensure_ascii=False)}"
 
 
 def match(ctx, source, kind, state, recorder, result):
@@ -551,11 +558,35 @@ def create(ctx, source, kind, attributes, mapping, recorder, result, *, members=
             recorder.record(ACTION, FAILURE, f"Failed to create {kind.title} '{name}' in {app_name}: {again}", modified_section(result.modified))
             raise from_scim_error(again, f"create {kind.title} '{name}' in {app_name}") from again
     result.target_id = created["id"]
-    result.export = linked_export(ctx, source, kind, created["id"], sent)
+    dropped = dropped_paths(sent, created)
+    if dropped:
+        listed = ", ".join(dropped)
+        why = f"the answer to the create of {kind.title} '{name}' did not hold it"
+        at = timezone.now().isoformat()
+        for path in dropped:
+            ctx.learn(lambda data, path=path: quirks.with_path(data, quirks.DROPPED, kind.resource, path, why, at))
+        result.warnings.append(f"the target dropped {listed}: {app_name} answered the create without them, so they are "
+                               "not sent again in later updates")
+    # The export state records what the target kept, so nothing is PATCHed every cycle to make up for it.
+    result.export = linked_export(ctx, source, kind, created["id"], {p: v for p, v in sent.items() if p not in dropped})
     if kind is USER_KIND:
-        recorder.record(ACTION, SUCCESS, f"User '{name}' was created in {app_name} (id {created['id']})",
+        left_out = f"; {'; '.join(result.warnings)}" if result.warnings else ""
+        recorder.record(ACTION, WARNING if left_out else SUCCESS, f"User '{name}' was created in {app_name} (id {created['id']}){left_out}",
                         modified_section(result.modified) + evaluation_section(evaluation, sent=True))
     return created, evaluation
+
+
+WRITE_ONLY = frozenset({"password"})  # never returned (RFC 7643 §7 returned "never"): not a drop
+
+
+def dropped_paths(sent, created):
+    """The sent attributes a create's answer does not hold (an answer with none of them says nothing)."""
+    if not isinstance(created, dict):
+        return []
+    candidates = [p for p, v in sent.items()
+                  if v is not None and not payload.parse_path(p).is_members and p.lower() not in WRITE_ONLY]
+    missing = [p for p in candidates if payload.read_value(created, p) is None]
+    return missing if len(missing) < len(candidates) else []
 
 
 def adopt(ctx, source, kind, attributes, mapping, target, recorder, result, members, *, created_by_us):
@@ -583,12 +614,20 @@ def update(ctx, source, kind, attributes, mapping, state, target, recorder, resu
     name, app_name = source.name, ctx.application.name
     changes, evaluation = yield from update_attributes(ctx, source, kind, attributes, mapping, state, target, recorder, result)
     if changes:
-        recorder.record(ACTION, SUCCESS, f"User '{name}' was updated in {app_name}: {len(changes)} attribute(s) changed",
+        left_out = f"; {'; '.join(result.warnings)}" if result.warnings else ""
+        recorder.record(ACTION, WARNING if left_out else SUCCESS,
+                        f"User '{name}' was updated in {app_name}: {len(changes)} attribute(s) changed{left_out}",
                         modified_section(result.modified) + evaluation_section(evaluation, sent=True))
+    elif result.warnings and result.action == Action.UPDATE:
+        # Every change was refused by the target: not "up to date", and not a failure of the user either.
+        recorder.record(ACTION, WARNING, f"Nothing was updated in {app_name}: {'; '.join(result.warnings)}",
+                        modified_section(result.modified) + evaluation_section(evaluation))
     elif raise_unchanged:
-        recorder.record(ACTION, SKIPPED, "The state of the user in both the source and target systems already match",
+        left_out = f" ({'; '.join(result.warnings)})" if result.warnings else ""
+        recorder.record(ACTION, SKIPPED, f"The state of the user in both the source and target systems already match{left_out}",
                         evaluation_section(evaluation))
-        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.", logged=ctx.log_unchanged)
+        raise Skip("RedundantExport", f"'{name}' is already up to date in {app_name}: nothing to change.",
+                   logged=ctx.log_unchanged or bool(result.warnings))
     else:
         recorder.record(ACTION, SUCCESS, f"User '{name}' was linked to the existing user {target.id} in {app_name}: it already matched",
                         evaluation_section(evaluation))
@@ -596,7 +635,10 @@ def update(ctx, source, kind, attributes, mapping, state, target, recorder, resu
 
 
 def update_attributes(ctx, source, kind, attributes, mapping, state, target, recorder, result):
-    """PATCH the attributes whose desired value differs from the target's; returns (changes, evaluation)."""
+    """PATCH the attributes whose desired value differs from the target's; returns (changes, evaluation).
+
+    What the target was seen to refuse or drop (scim/quirks.py) is left out, so the rest lands; the manager
+    travels in a PATCH of its own, so a target refusing it still takes the other changes."""
     name, app_name = source.name, ctx.application.name
     evaluation = evaluate_mappings(ctx.application, mapping, attributes, creating=False, resolve=resolver(ctx))
     result.traffic.mask(evaluation.values.get(path) for path in evaluation.redacted)
@@ -605,7 +647,12 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
     # Without a read of the target, what was last exported is what it holds.
     current = target.resource if target.resource is not None else payload.build_resource(kind.title, previous, entra_compatible=False)
     changes = payload.diff(desired, current)
-    result.export = linked_export(ctx, source, kind, target.id, {**previous, **desired})
+    kept = {**previous, **desired}
+    result.export = linked_export(ctx, source, kind, target.id, kept)
+    if not changes:
+        return [], evaluation
+    changes = _leave_out_known(ctx, kind, changes, kept, previous, result)
+    result.export = linked_export(ctx, source, kind, target.id, kept)
     if not changes:
         return [], evaluation
     result.action = Action.UPDATE
@@ -614,9 +661,16 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
         result.export = linked_export(ctx, source, kind, target.id, previous) if previous else None
         recorder.record(ACTION, SKIPPED, "Update is not ticked in Target Object Actions: the changes were not sent", modified_section(result.modified))
         raise Skip("EntrySynchronizationSkipped", f"'{name}' differs from the target, but Update is not enabled in Target Object Actions.", Action.UPDATE)
-    operations = payload.patch_operations(changes, current, entra_compatible=ctx.application.entra_compatible)
+    references = [c for c in changes if payload.parse_path(c.path).is_reference]
+    batches = [b for b in ([c for c in changes if c not in references], references) if b]
+    matching = {m.target_attribute.lower() for m in ctx.matching_mappings(kind.object_type)}
+    landed = []
     try:
-        answer = yield from confirmed_patch(kind.resource, target.id, operations, list(kind.excluded) or None)
+        for batch in batches:
+            sent, answer = yield from send_changes(ctx, kind, target.id, batch, current, result.warnings, learnable=lambda p: p.lower() not in matching,
+                                                   learn_paths=target.resource is not None)
+            landed += sent
+            _check_applied(ctx, source, kind, sent, answer, target, previous, recorder, result)
     except ScimNotFound as exc:
         if target.resource is not None:
             recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
@@ -629,35 +683,171 @@ def update_attributes(ctx, source, kind, attributes, mapping, state, target, rec
             created, evaluation = yield from create(ctx, source, kind, attributes, mapping, recorder, result)
             return ["(re-created)"], evaluation
         return (yield from update_attributes(ctx, source, kind, attributes, mapping, None, found, recorder, result))
-    except ScimBadRequest as exc:
-        if target.resource is not None:
+    except ScimError as exc:
+        if not refusal(exc) or target.resource is not None:
             recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
             raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
         # The PATCH was built from the export state; the target may hold something else (changed by hand).
-        # Read it and build the PATCH from what it really holds, once.
+        # Read it and build the PATCH from what it really holds, once (then a refusal is learned).
         try:
             resource = yield calls.get(kind.resource, target.id, list(kind.excluded) or None)
         except ScimError:
             raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
         return (yield from update_attributes(ctx, source, kind, attributes, mapping, None, Target(target.id, resource), recorder, result))
+    refused = [c for c in changes if c not in landed]
+    if refused:
+        for change in refused:
+            if change.path in previous:
+                kept[change.path] = previous[change.path]
+            else:
+                kept.pop(change.path, None)  # the export state records what the target kept
+        result.export = linked_export(ctx, source, kind, target.id, kept)
+        result.modified = [m for m in result.modified if m["name"] not in {c.path for c in refused}]
+    return landed, evaluation
+
+
+def refusal(exc):
+    """A 400 or 501: the target will not take this request as it is (not a passing failure)."""
+    return isinstance(exc, ScimError) and exc.status in (400, 501)
+
+
+def _leave_out_known(ctx, kind, changes, kept, previous, result):
+    """Drop the changes to paths the target was seen to refuse or drop; the export keeps their old value."""
+    sendable = []
+    for change in changes:
+        known = ctx.quirks.left_out(kind.resource, change.path)
+        if known is None:
+            sendable.append(change)
+            continue
+        what, why = known
+        if change.path in previous:
+            kept[change.path] = previous[change.path]
+        else:
+            kept.pop(change.path, None)
+        verb = "refuses" if what == quirks.REFUSED else "dropped"
+        result.warnings.append(f"{change.path} was not sent: {ctx.application.name} {verb} it ({why})")
+    return sendable
+
+
+def _check_applied(ctx, source, kind, changes, answer, target, previous, recorder, result):
+    """A PATCH answered with the object: the changes must be in it, else the target ignored them."""
+    name, app_name = source.name, ctx.application.name
+    if not changes or not isinstance(answer, dict):
+        return
+    ignored = payload.diff({c.path: c.new for c in changes}, answer)
+    if ignored:
+        listed = ", ".join(f"{c.path} (still {display(c.old)})" for c in ignored)
+        result.export = linked_export(ctx, source, kind, target.id, previous) if previous else None
+        recorder.record(ACTION, FAILURE, f"{app_name} answered the update of {kind.title} '{name}' with success, but its answer "
+                        f"does not hold the change: {listed}", modified_section(result.modified))
+        raise ObjectFailure(
+            "UpdateNotApplied",
+            f"{app_name} said the update of {kind.title} '{name}' succeeded, but the {kind.noun} it returned does not hold "
+            f"the new values: {listed}.",
+            f"The target ignored part of the update. Check in {app_name} whether these attributes can be changed (read-only, "
+            "or another name); if they cannot, remove their mappings or apply them Only during object creation.",
+        )
+
+
+def _units(changes, resource):
+    """Changes that must travel together: sub-attributes of one new multi-valued entry share one add."""
+    units = {}
+    for change in changes:
+        target = payload.parse_path(change.path)
+        key = change.path.lower()
+        if target.is_filtered and payload.read_value(resource, change.path) is None:
+            key = (target.container_path.lower(), target.filter_attribute.lower(), target.filter_value.lower())
+        units.setdefault(key, []).append(change)
+    return list(units.values())
+
+
+MAX_SPLIT = 20  # a refused PATCH of more changes than this fails as it is, rather than costing 2 requests a change
+
+
+def send_changes(ctx, kind, target_id, changes, current, warnings, *, learnable=lambda path: True, learn_paths=True):
+    """PATCH these changes in the shapes the target takes; returns (the changes that landed, the answer).
+
+    A refused (400/501) change is sent once more in its other shape where one exists (active "False" ↔
+    false, add ↔ replace for an absent value), and the shape that works is remembered. A refusal of several
+    changes is sent again change by change to find the refused ones. A path is remembered as refused, and left
+    out from then on, only when the refusal is about it: the other changes landed, or it was the only change
+    and the target said so (501 Not Implemented, scimType mutability/invalidPath/noTarget). A target that
+    refuses every change fails the object as before, and a matching attribute's refusal always does.
+    learn_paths=False: the PATCH was built from the export state, so the caller reads the target first."""
+    shapes = {key: ctx.quirks.shape(key) for key in (payload.ACTIVE, payload.ABSENT) if ctx.quirks.learned_shape(key)}
+    try:
+        answer = yield from _patch(kind, target_id, payload.patch_operations(
+            changes, current, entra_compatible=ctx.application.entra_compatible, shapes=shapes))
+        return changes, answer
     except ScimError as exc:
-        recorder.record(ACTION, FAILURE, f"Failed to update {kind.title} '{name}' in {app_name}: {exc}", modified_section(result.modified))
-        raise from_scim_error(exc, f"update {kind.title} '{name}' in {app_name}") from exc
-    if isinstance(answer, dict):
-        ignored = payload.diff({c.path: c.new for c in changes}, answer)
-        if ignored:
-            listed = ", ".join(f"{c.path} (still {display(c.old)})" for c in ignored)
-            result.export = linked_export(ctx, source, kind, target.id, previous) if previous else None
-            recorder.record(ACTION, FAILURE, f"{app_name} answered the update of {kind.title} '{name}' with success, but its answer "
-                            f"does not hold the change: {listed}", modified_section(result.modified))
-            raise ObjectFailure(
-                "UpdateNotApplied",
-                f"{app_name} said the update of {kind.title} '{name}' succeeded, but the {kind.noun} it returned does not hold "
-                f"the new values: {listed}.",
-                f"The target ignored part of the update. Check in {app_name} whether these attributes can be changed (read-only, "
-                "or another name); if they cannot, remove their mappings or apply them Only during object creation.",
-            )
-    return changes, evaluation
+        if not refusal(exc) or not learn_paths:
+            raise
+        first = exc
+    units = _units(changes, current)
+    if len(units) > MAX_SPLIT:
+        raise first
+    landed, answer, refused = [], None, []
+    for unit in units:
+        sent, reply, why = yield from _send_unit(ctx, kind, target_id, unit, current, shapes, first if len(units) == 1 else None)
+        if sent:
+            landed, answer = landed + sent, reply
+        else:
+            refused.append((unit, why))
+    about_path = bool(landed) or (len(units) == 1 and _names_the_path(refused[0][1]))
+    # A matching attribute is left out only on a 501 (the target says it never implements it: a group rename).
+    if not about_path or not all(learnable(c.path) or exc.status == 501 for unit, exc in refused for c in unit):
+        raise refused[0][1] if len(units) == 1 else first
+    at = timezone.now().isoformat()
+    for unit, exc in refused:
+        why = f"{_status(exc)} to a PATCH of it{': ' + exc.detail if exc.detail else ''}"
+        for change in unit:
+            ctx.learn(lambda data, path=change.path: quirks.with_path(data, quirks.REFUSED, kind.resource, path, why, at, exc.status))
+        warnings.append(f"{', '.join(c.path for c in unit)} left out: {ctx.application.name} answered {why}; later changes "
+                        "leave it out so the rest lands (Forget on the Provisioning page tries it again)")
+    return landed, answer
+
+
+def _names_the_path(exc):
+    return exc.status == 501 or exc.scim_type in ("mutability", "invalidPath", "noTarget")
+
+
+def _send_unit(ctx, kind, target_id, unit, current, shapes, refused_already):
+    """One change (or one new entry's changes): (landed changes, answer, the refusal when none landed)."""
+    entra = ctx.application.entra_compatible
+    operations = payload.patch_operations(unit, current, entra_compatible=entra, shapes=shapes)
+    first = refused_already
+    if first is None:
+        try:
+            return unit, (yield from _patch(kind, target_id, operations)), None
+        except ScimError as exc:
+            if not refusal(exc):
+                raise
+            first = exc
+    for key in payload.shape_keys(unit[0], current):
+        used = shapes.get(key) or (payload.boolean_shape(entra) if key == payload.ACTIVE else payload.absent_shape(unit[0].path, entra))
+        other = quirks.other_shape(key, used)
+        retry = payload.patch_operations(unit, current, entra_compatible=entra, shapes={**shapes, key: other})
+        if retry == operations:
+            continue
+        try:
+            answer = yield from _patch(kind, target_id, retry)
+        except ScimError as exc:
+            if not refusal(exc):
+                raise
+            continue
+        why = f"{ctx.application.name} refused {quirks.SHAPE_WORDS[(key, used)]} ({_status(first)}) and took the other shape"
+        ctx.learn(lambda data: quirks.with_shape(data, key, other, why, timezone.now().isoformat()))
+        shapes[key] = other
+        return unit, answer, None
+    return [], None, first
+
+
+def _status(exc):
+    return {400: "400 Bad Request", 501: "501 Not Implemented"}.get(exc.status, str(exc.status))
+
+
+def _patch(kind, target_id, operations):
+    return (yield from confirmed_patch(kind.resource, target_id, operations, list(kind.excluded) or None))
 
 
 def confirmed_patch(resource, target_id, operations, excluded=None):
@@ -698,9 +888,10 @@ def disable_user(ctx, source, mapping, state, reason, recorder, result):
         raise Skip("RedundantExport", f"'{name}' is out of scope ({reason}) and already disabled in {app_name}.", Action.DISABLE)
     result.modified = _modified([("active", current, False)], set())
     model = resource if resource is not None else {"active": current}
-    operations = payload.patch_operations([payload.Change("active", current, False)], model, entra_compatible=ctx.application.entra_compatible)
     try:
-        answer = yield from confirmed_patch(USER_KIND.resource, state.target_id, operations)
+        # active is never left out: a disable the target refuses in both shapes fails the user.
+        _, answer = yield from send_changes(ctx, USER_KIND, state.target_id, [payload.Change("active", current, False)], model,
+                                            result.warnings, learnable=lambda path: False)
     except ScimNotFound:
         result.export = {"forget": True}
         recorder.record(ACTION, SKIPPED, "Nothing to disable: the linked target user no longer exists")

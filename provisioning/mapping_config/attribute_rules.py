@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from provisioning.engine.payload import PathError, _target_type, parse_path
+from provisioning.scim.payload import PathError, _target_type, parse_path
 from provisioning.expressions import ExpressionError, compile_expression
 from provisioning.expressions.nodes import Call, walk
 from provisioning.mapping_config.source_schema import SourceSchema

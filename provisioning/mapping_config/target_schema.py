@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from provisioning.engine.payload import ENTERPRISE_USER, PathError, TargetPath, parse_path
+from provisioning.scim.payload import ENTERPRISE_USER, PathError, TargetPath, parse_path
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

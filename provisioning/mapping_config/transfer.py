@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from provisioning.defaults import DEFAULT_OBJECT_MAPPINGS
-from provisioning.engine.payload import PathError, parse_path
+from provisioning.scim.payload import PathError, parse_path
 from provisioning.mapping_config.attribute_rules import ApplyOn, MappingType, validate_attribute_mapping
 from provisioning.mapping_config.clause_rules import validate_filter_title, validate_scoping_clause
 from provisioning.mapping_config.source_schema import SourceSchema, source_schema

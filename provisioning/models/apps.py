@@ -114,6 +114,9 @@ class Application(models.Model):
     # them (mapping_config.target_schema.discovery_document): the mapping editor's pick list and Save's rules.
     target_schema = models.JSONField(default=dict, blank=True, editable=False)
     target_schema_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the engine learned about the target from its answers (scim/quirks.py): the request shapes it takes,
+    # the PATCH paths it refuses and the attributes it drops; shown on the Provisioning page, forgotten there.
+    target_quirks = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

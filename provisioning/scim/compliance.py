@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from provisioning.engine.payload import Change, build_resource, parse_path, patch_operations, read_value
+from provisioning.scim.payload import Change, build_resource, parse_path, patch_operations, read_value
 from provisioning.mapping_config.target_schema import SchemaError, discovery_document, target_schema
 from provisioning.scim.client import NotAListResponse, ScimClient, ServiceProviderConfig, ci_get, filter_eq, read_list_response
 from provisioning.scim.errors import ScimConnectionError, body_excerpt, redact, status_text, truncate

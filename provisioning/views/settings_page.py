@@ -15,6 +15,8 @@ from provisioning.engine.cycle import ProvisioningNotConfigured, start_provision
 from provisioning.forms.settings_page import ProvisioningSettingsForm, TestConnectionForm
 from provisioning.models import Application
 from provisioning.roles import administrators_only
+from provisioning.scim import quirks
+from provisioning.scim.quirks import Quirks
 from provisioning.secrets import SecretUnreadable, redact
 
 
@@ -31,7 +33,8 @@ def _mapping_rows(app):
 
 
 def _page(request, app, form):
-    context = {"app": app, "blade_tab": "provisioning", "form": form, "mapping_rows": _mapping_rows(app)}
+    context = {"app": app, "blade_tab": "provisioning", "form": form, "mapping_rows": _mapping_rows(app),
+               "lessons": Quirks.of(app).lessons()}
     return render(request, "settings_page/provisioning.html", context)
 
 
@@ -115,7 +118,27 @@ def _redacted(result, typed_token, app):
     )
 
 
+@administrators_only
+@require_POST
+def forget_target_quirks(request, app_id):
+    """Forget one lesson about the target (or all): the next request tries the app's own dialect again."""
+    app = get_object_or_404(Application, pk=app_id)
+    kind, _, subject = request.POST.get("lesson", "").partition("|")
+    if kind not in ("all", "shape", quirks.REFUSED, quirks.DROPPED) or (kind != "all" and not subject):
+        messages.error(request, "Nothing was forgotten: pick a lesson in What was learned about the target, or Forget all.")
+        return redirect("apps:provisioning", app_id=app.id)
+    with transaction.atomic():
+        locked = Application.objects.select_for_update().get(pk=app.pk)
+        locked.target_quirks = quirks.without(locked.target_quirks, None if kind == "all" else kind, subject)
+        locked.save(update_fields=["target_quirks"])
+    what = "everything learned about the target" if kind == "all" else f"the lesson about {subject}"
+    messages.success(request, f"Forgot {what}: the next provisioning of a user or group sends it as the app's settings say, "
+                              "and learns again if the target still refuses it.")
+    return redirect("apps:provisioning", app_id=app.id)
+
+
 urlpatterns = [
+    path("apps/<int:app_id>/provisioning/forget-quirks/", forget_target_quirks, name="forget_target_quirks"),
     path("apps/<int:app_id>/provisioning/", provisioning_settings, name="provisioning"),
     path("apps/<int:app_id>/provisioning/test-connection/", test_connection, name="test_connection"),
 ]

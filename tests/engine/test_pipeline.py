@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from provisioning.engine.context import INITIATED_BY, RunContext
-from provisioning.engine.pipeline import matching_filter, provision_user
+from provisioning.engine.pipeline import provision_user
+from provisioning.scim.filters import matching_filter
 from provisioning.models import AttributeMapping, ProvisioningLog, ExportState
 from provisioning.scim.connection import ConnectionResult
 from tests import factories
@@ -394,8 +395,10 @@ def test_a_failed_patch_keeps_its_operations_in_the_entry(scim_app, scim_server,
     jane.job_title = "Principal Engineer"
     jane.save()
     log = run(scim_app, jane)
+    # A target that refuses every change fails the user (nothing is learned as refused: it is not about one path).
     assert log.status == "failure"
-    patch = log.traffic[-1]
+    assert scim_app.__class__.objects.get(pk=scim_app.pk).target_quirks.get("refused") is None
+    patch = next(t for t in log.traffic if t.get("method") == "PATCH")
     assert (patch["method"], patch["status"]) == ("PATCH", 400)
     operations = json.loads(patch["request_body"])["Operations"]
     assert any(op.get("path") == "title" or "title" in json.dumps(op.get("value")) for op in operations)

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from provisioning.engine.payload import parse_path
+from provisioning.scim.payload import parse_path
 from provisioning.mapping_config.target_schema import (
     MAX_ATTRIBUTES,
     SchemaError,

@@ -2,7 +2,7 @@
 
 import httpx
 
-from provisioning.engine.pipeline import matching_filter
+from provisioning.scim.filters import matching_filter
 from provisioning.mapping_config.target_schema import target_schema
 from provisioning.scim.compliance import FAILED, NOT_APPLICABLE, NOT_CHECKED, PASSED, MatchingAttribute, Target, probe_value
 from provisioning.scim.connection import check_connection

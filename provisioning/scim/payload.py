@@ -13,11 +13,15 @@ Two dialects (RFC 7644 §3.5.2 is the default; see shared/reference/scim-targets
   on a user without a work email is refused with noTarget), manager as `{"value": id}`, member removal by
   `members[value eq "id"]`, core + used extension schemas only.
 * Entra-compatible mode — what Entra sends by default, for targets built against it: capitalised ops,
-  `active` as "True"/"False", `Replace` of filtered paths, manager `Add` of `[{"$ref": null, "value": id}]`,
-  member removal with a value list, Entra's ADSCIM Group schema on group creation.
+  `active` as "True"/"False", `Replace` of filtered paths, member removal with a value list, Entra's ADSCIM
+  Group schema on group creation. The manager is `{"value": id}` in both: Entra's list form
+  `[{"$ref": null, "value": id}]` is refused by every target that stores one (shared/reference/scim-targets.md).
+
+What a target was seen to take instead (scim/quirks.py) overrides the dialect per shape.
 
 Entra creates groups without members and adds them by PATCH (Entra-compatible mode does the same); in
-RFC mode a new group's first members travel in its POST. Later changes use `membership_operations`.
+RFC mode a new group's first members travel in its POST. Later changes use `member_additions` and
+`member_removals`, sent in separate PATCHes.
 """
 
 import json
@@ -355,7 +359,7 @@ class Change:
 def diff(desired: Mapping[str, object], resource: Mapping) -> list[Change]:
     """The attributes whose desired value differs from the target's, in mapping order.
 
-    None never flows, so it is not compared; members are reconciled by membership_operations, not here.
+    None never flows, so it is not compared; members are reconciled by member_additions/member_removals, not here.
     Types are normalised (the target's `true` equals our "True"); case is not (a userName case change is a change).
     """
     changes = []
@@ -379,36 +383,70 @@ def _same(old, new):
     return old == new
 
 
-def patch_operations(changes: Sequence[Change], resource: Mapping, *, entra_compatible: bool = False) -> list[dict]:
-    """The PATCH Operations for these changes against the resource as the target holds it now."""
+ACTIVE, ABSENT, MEMBER_REMOVAL = "active", "absent", "member_removal"  # the shapes scim/quirks.py learns
+
+
+def patch_operations(changes: Sequence[Change], resource: Mapping, *, entra_compatible: bool = False,
+                     shapes: Mapping[str, str] | None = None) -> list[dict]:
+    """The PATCH Operations for these changes against the resource as the target holds it now.
+
+    shapes: what scim/quirks.py learned this target takes, overriding the dialect: `active` "boolean" or
+    "string"; `absent` "add" (RFC: add, a whole entry for a filtered path) or "replace" (the path as is)."""
+    shapes = shapes or {}
     operations: list[dict] = []
-    new_entries: dict = {}  # RFC mode: entries being added, so two sub-attributes of one entry share one add
+    new_entries: dict = {}  # entries being added, so two sub-attributes of one entry share one add
     for change in changes:
         target = parse_path(change.path)
         if target.is_members:
-            raise ValueError("Group members are not attribute changes: send them with membership_operations().")
+            raise ValueError("Group members are not attribute changes: send them with member_additions() and member_removals().")
         value = coerce_value(change.path, change.new)
         if value is None:
             raise ValueError(f"{change.path} has no new value: null values are never provisioned, so leave it out.")
+        if isinstance(value, bool) and boolean_shape(entra_compatible, shapes) == "string":
+            value = "True" if value else "False"  # Entra's default: active as the string "False"
         exists = read_value(resource, change.path) is not None
-        if entra_compatible:
-            operations.append(_entra_operation(change.path, target, value, exists))
-        else:
-            operation = _rfc_operation(change.path, target, value, exists, resource, new_entries)
-            if operation is not None:
-                operations.append(operation)
+        absent = None if exists else absent_shape(change.path, entra_compatible, shapes)
+        operation = _operation(change.path, target, value, exists, absent, resource, new_entries)
+        if operation is not None:
+            operations.append(_capitalised(operation) if entra_compatible else operation)
     return operations
 
 
-def _rfc_operation(path, target, value, exists, resource, new_entries):
-    op = "replace" if exists else "add"
+def boolean_shape(entra_compatible, shapes=None):
+    """"string" ("False", Entra's default) or "boolean" (false, the RFC's)."""
+    return (shapes or {}).get(ACTIVE) or ("string" if entra_compatible else "boolean")
+
+
+def absent_shape(path, entra_compatible, shapes=None):
+    """How a value the target does not hold yet is written: "add" (RFC) or "replace" (Entra, filtered paths)."""
+    learned = (shapes or {}).get(ABSENT)
+    if learned:
+        return learned
+    return "replace" if entra_compatible and parse_path(path).is_filtered else "add"
+
+
+def shape_keys(change: Change, resource: Mapping) -> list[str]:
+    """The shapes that decide how this change is written (the ones worth trying the other way)."""
+    keys = []
+    if isinstance(coerce_value(change.path, change.new), bool):
+        keys.append(ACTIVE)
+    if read_value(resource, change.path) is None:
+        keys.append(ABSENT)
+    return keys
+
+
+def _operation(path, target, value, exists, absent, resource, new_entries):
     if target.is_reference:
-        return {"op": op, "path": path, "value": {"value": value}}
-    if not target.is_filtered:
-        return {"op": op, "path": path, "value": value}
+        # {"value": id} in both dialects: Entra's [{"$ref": null, "value": id}] is refused by every target that
+        # stores a manager (it is single-valued, RFC 7643 §4.3).
+        return {"op": "replace" if exists else absent, "path": path, "value": {"value": value}}
+    if exists or not target.is_filtered:
+        return {"op": "replace" if exists else absent, "path": path, "value": value}
     entries = _get(_container(resource, target), target.attribute)
     if _find_entry(entries, target) is not None:
         return {"op": "replace", "path": path, "value": value}
+    if absent == "replace":
+        return {"op": "replace", "path": path, "value": value}  # Entra's form; targets built for it create the entry
     # No entry of that type yet: a filtered replace would have no target (noTarget), so add the whole entry.
     key = (target.container_path.lower(), target.filter_attribute.lower(), target.filter_value.lower())
     if key in new_entries:
@@ -421,35 +459,49 @@ def _rfc_operation(path, target, value, exists, resource, new_entries):
     return {"op": "add", "path": target.container_path, "value": [entry]}
 
 
-def _entra_operation(path, target, value, exists):
-    if target.is_reference:
-        return {"op": "Add", "path": path, "value": [{"$ref": None, "value": value}]}
-    if isinstance(value, bool):
-        value = "True" if value else "False"  # Entra's default: active as the string "False"
-    if target.is_filtered:
-        return {"op": "Replace", "path": path, "value": value}
-    return {"op": "Replace" if exists else "Add", "path": path, "value": value}
+def _capitalised(operation):
+    return {**operation, "op": operation["op"].capitalize()}
+
+
+def member_additions(add_ids: Iterable[str], *, entra_compatible: bool = False) -> list[dict]:
+    """The PATCH Operations that add these members (by target id); sent apart from removals, so a target
+    that refuses one kind still gets the other."""
+    adds = _unique(add_ids)
+    if not adds:
+        return []
+    if entra_compatible:
+        return [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in adds]}]
+    return [{"op": "add", "path": "members", "value": [{"value": i} for i in adds]}]
+
+
+def removal_shape(entra_compatible, shapes=None):
+    """"filter" (`members[value eq "id"]`, the RFC's) or "value_list" (Entra's default)."""
+    return (shapes or {}).get(MEMBER_REMOVAL) or ("value_list" if entra_compatible else "filter")
+
+
+def member_removals(remove_ids: Iterable[str], *, entra_compatible: bool = False, shape: str | None = None) -> list[dict]:
+    """The PATCH Operations that remove these members: one `members[value eq "id"]` per member, or one value list."""
+    removes = _unique(remove_ids)
+    if not removes:
+        return []
+    shape = shape or removal_shape(entra_compatible)
+    op = "Remove" if entra_compatible else "remove"
+    if shape == "value_list":
+        entry = (lambda i: {"$ref": None, "value": i}) if entra_compatible else (lambda i: {"value": i})
+        return [{"op": op, "path": "members", "value": [entry(i) for i in removes]}]
+    return [{"op": op, "path": f"members[value eq {json.dumps(i)}]"} for i in removes]
 
 
 def membership_operations(
-    add_ids: Iterable[str], remove_ids: Iterable[str], *, entra_compatible: bool = False
+    add_ids: Iterable[str], remove_ids: Iterable[str], *, entra_compatible: bool = False, removal: str | None = None
 ) -> list[dict]:
-    """PATCH Operations that add and remove group members by target id (one add, then the removals)."""
+    """Additions then removals in one list (one PATCH; the pipeline sends the two apart)."""
     adds, removes = _unique(add_ids), _unique(remove_ids)
     both = set(adds) & set(removes)
     if both:
         raise ValueError(f"Member id(s) {', '.join(sorted(both))} are both added and removed; pass each to one side.")
-    operations = []
-    if entra_compatible:
-        if adds:
-            operations.append({"op": "Add", "path": "members", "value": [{"$ref": None, "value": i} for i in adds]})
-        if removes:
-            operations.append({"op": "Remove", "path": "members", "value": [{"$ref": None, "value": i} for i in removes]})
-        return operations
-    if adds:
-        operations.append({"op": "add", "path": "members", "value": [{"value": i} for i in adds]})
-    operations.extend({"op": "remove", "path": f"members[value eq {json.dumps(i)}]"} for i in removes)
-    return operations
+    return (member_additions(adds, entra_compatible=entra_compatible)
+            + member_removals(removes, entra_compatible=entra_compatible, shape=removal))
 
 
 def _unique(ids):
