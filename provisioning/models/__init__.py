@@ -1,6 +1,7 @@
 from .api import ApiCall, ApiToken
 from .apps import Application
 from .assignments import Assignment
+from .credentials import AccessToken, SigningKey
 from .dry_runs import DryRun, DryRunEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
 from .logs import ProvisioningLog
@@ -19,6 +20,7 @@ from .runs import (
 )
 
 __all__ = [
+    "AccessToken",
     "ApiCall",
     "ApiToken",
     "Application",
@@ -42,6 +44,7 @@ __all__ = [
     "RunState",
     "ScopingClause",
     "ScopingFilter",
+    "SigningKey",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
