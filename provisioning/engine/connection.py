@@ -13,8 +13,9 @@ from provisioning.secrets import SecretUnreadable
 
 
 def test_connection(app, *, tenant_url=None, token=None) -> ConnectionResult:
-    """Check tenant_url/token, falling back to the saved ones (Test Connection on an unsaved form)."""
-    url, options, unreadable = _credentials(app, tenant_url, token)
+    """Check tenant_url/token, falling back to the saved ones. Cycles and on-demand runs use this: an OAuth
+    access token comes from the workers' shared cache, as their requests' will."""
+    url, options, unreadable = _credentials(app, tenant_url, token, shared_cache=True)
     if unreadable:
         return unreadable
     return check_connection(url, timeout=settings.SCIM_TIMEOUT_SECONDS, **options)
@@ -58,16 +59,16 @@ def compliance_target(app) -> Target:
                   entra_compatible=app.entra_compatible)
 
 
-def _credentials(app, tenant_url, token):
+def _credentials(app, tenant_url, token, *, shared_cache=False):
     """(url, check_connection's credential options, or a ConnectionResult when a stored secret is unreadable).
 
-    The OAuth token is asked for afresh (not the workers' cached one), so the test says whether the client
-    credentials work now."""
+    Without shared_cache (the Test Connection button) the OAuth token is asked for afresh, not the workers'
+    cached one, so the test says whether the client credentials as typed work now."""
     url = (tenant_url if tenant_url is not None else app.tenant_url) or ""
     if token and app.authentication_method == Application.AuthenticationMethod.BEARER:
         return url, {"token": token, "auth": None, "ssl_context": ssl_context(app), "ca_certificate": app.ca_certificate}, None
     try:
-        options = client_options(app, shared_cache=False)
+        options = client_options(app, shared_cache=shared_cache)
     except SecretUnreadable as exc:
         oauth = app.authentication_method == Application.AuthenticationMethod.OAUTH
         message = str(exc).replace("Secret Token", "Client secret") if oauth else str(exc)

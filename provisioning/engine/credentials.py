@@ -4,12 +4,13 @@ portal's signing key and published keys (JWKS), the shared OAuth token cache, an
 from __future__ import annotations
 
 import datetime
+import threading
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -81,13 +82,18 @@ def published_keys() -> dict:
 
 
 class DatabaseTokenCache:
-    """auth.TokenCache in the AccessToken table, so every worker uses (and refreshes) one token per app."""
+    """auth.TokenCache in the AccessToken table, so every worker uses (and refreshes) one token per app.
+
+    The SCIM client's request threads (engine/calls.py) may need it when the token nears expiry or is
+    refused: their database connection is closed after each use, as those threads own no transaction and
+    would otherwise each keep a connection open."""
 
     def __init__(self, application_id: int):
         self.application_id = application_id
+        self.owner = threading.get_ident()  # the task's thread, whose connection (and transaction) is left alone
 
     def get(self, key):
-        row = AccessToken.objects.filter(application_id=self.application_id, cache_key=key).first()
+        row = self._run(lambda: AccessToken.objects.filter(application_id=self.application_id, cache_key=key).first())
         if row is None:
             return None
         try:
@@ -96,16 +102,23 @@ class DatabaseTokenCache:
             return None  # the encryption key changed: fetch a new token
 
     def put(self, key, token, expires_at):
-        AccessToken.objects.update_or_create(
+        self._run(lambda: AccessToken.objects.update_or_create(
             application_id=self.application_id,
             defaults={"cache_key": key, "token_encrypted": secrets.encrypt(token),
                       "expires_at": datetime.datetime.fromtimestamp(expires_at, datetime.UTC)},
-        )
+        ))
 
     def discard(self, key, token):
         cached = self.get(key)
         if cached and cached[0] == token:
-            AccessToken.objects.filter(application_id=self.application_id).delete()
+            self._run(lambda: AccessToken.objects.filter(application_id=self.application_id).delete())
+
+    def _run(self, operation):
+        try:
+            return operation()
+        finally:
+            if threading.get_ident() != self.owner:
+                connection.close()
 
 
 # ---------------------------------------------------------------------------------------------- per app
@@ -138,8 +151,16 @@ def ssl_context(app: Application):
 
 
 def client_options(app: Application, *, shared_cache: bool = True) -> dict:
-    """Keyword arguments for ScimClient besides the Tenant URL (check_connection takes them too)."""
+    """Keyword arguments for ScimClient besides the Tenant URL (check_connection takes them too).
+
+    An OAuth access token is read (or fetched) here, in the caller's thread, so the request threads start
+    with it in memory; a token endpoint that fails now fails the first request, with its typed error."""
     authenticator_ = authenticator(app, shared_cache=shared_cache)
     if isinstance(authenticator_, auth.StaticBearer):
         return {"token": authenticator_.token, "auth": None, "ssl_context": ssl_context(app)}
+    if isinstance(authenticator_, auth.ClientCredentials) and shared_cache:
+        try:
+            authenticator_.authorization()
+        except auth.TokenEndpointError:
+            pass
     return {"token": "", "auth": authenticator_, "ssl_context": ssl_context(app)}

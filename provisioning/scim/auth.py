@@ -190,15 +190,17 @@ class ClientCredentials:
         self.clock = clock
         self._lock = threading.Lock()
         self._token = ""
-        self.fetches = 0  # token requests this object sent (Test Connection says whether it fetched one)
+        self._expires_at = 0.0  # of _token: requests use it without asking the shared cache until close to this
+        self.fetches = 0  # token requests this object sent
 
     def authorization(self) -> str:
         with self._lock:
-            cached = self.cache.get(self.config.cache_key)
-            if cached and self.clock() < cached[1] - REFRESH_MARGIN_SECONDS:
-                self._token = cached[0]
-            else:
-                self._token = self._fetch()
+            if not self._token or self.clock() >= self._expires_at - REFRESH_MARGIN_SECONDS:
+                cached = self.cache.get(self.config.cache_key)
+                if cached and self.clock() < cached[1] - REFRESH_MARGIN_SECONDS:
+                    self._token, self._expires_at = cached
+                else:
+                    self._token = self._fetch()
             return f"Bearer {self._token}"
 
     def after_unauthorized(self, sent: str) -> bool:
@@ -273,7 +275,8 @@ class ClientCredentials:
                 "authorization server." if status in (400, 401, 403) else
                 "The token endpoint failed; check the authorization server's status and try again.")
             kind = "refused" if status in (400, 401, 403) else "broken"
-            raise TokenEndpointError(kind, f"The token endpoint refused to issue a token (HTTP {status}){said}.",
+            raise TokenEndpointError(kind, f"The token endpoint refused to issue a token (HTTP {status}){said}"
+                                     + ("" if said.endswith('"') else "."),
                                      status=status, error=error, description=description, fix=fix)
         if 300 <= status < 400:
             raise TokenEndpointError("broken", f"The token endpoint redirects (HTTP {status}) instead of answering; "
@@ -295,7 +298,8 @@ class ClientCredentials:
         except (TypeError, ValueError):
             lifetime = DEFAULT_EXPIRES_IN
         lifetime = max(0.0, min(lifetime, 24 * 3600.0))
-        self.cache.put(config.cache_key, token, self.clock() + lifetime)
+        self._expires_at = self.clock() + lifetime
+        self.cache.put(config.cache_key, token, self._expires_at)
         return token
 
 
