@@ -155,7 +155,7 @@ def server_certificate(host: str, port: int, timeout: float = 5.0) -> Certificat
 def explain(reason: str, host: str, presented: CertificateInfo | None, trusted: list[CertificateInfo]) -> tuple[str, str]:
     """(message, fix) for a failed handshake: the failure, the certificate's subject and issuer, what to do."""
     text = reason.lower()
-    message = f"The secure (TLS) connection to {host} failed: {reason}."
+    message = f"The secure (TLS) connection to {host} failed: {reason.rstrip('.')}."
     if presented is not None:
         message += f" The target presented {presented.summary()}."
     if "expired" in text or (presented is not None and presented.expired):
