@@ -4,6 +4,7 @@ portal's signing key and published keys (JWKS), the shared OAuth token cache, an
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 
 import jwt
@@ -18,7 +19,7 @@ from provisioning import secrets
 from provisioning.models import AccessToken, Application, SigningKey
 from provisioning.scim import auth, tls
 
-ALGORITHMS = ("RS256", "ES256")
+logger = logging.getLogger(__name__)
 
 
 def issuer() -> str:
@@ -132,7 +133,16 @@ def authenticator(app: Application, *, shared_cache: bool = True) -> auth.Authen
     method = Application.AuthenticationMethod
     if app.authentication_method == method.PORTAL_JWT:
         key = signing_key()
-        return auth.PortalJwt(auth.SigningKey(key.kid, key.algorithm, key.private_pem()), issuer=issuer(),
+        try:
+            private_pem = key.private_pem()
+        except secrets.SecretUnreadable:
+            # The encryption key changed: this key can sign nothing more. Retire it (still published for a token
+            # lifetime) and make a new one, which targets find at the same JWKS URL by its kid.
+            logger.warning("Signing key %s cannot be decrypted (the encryption key changed): a new key replaces it", key.kid)
+            SigningKey.objects.filter(pk=key.pk).update(retired_at=timezone.now())
+            key = signing_key()
+            private_pem = key.private_pem()
+        return auth.PortalJwt(auth.SigningKey(key.kid, key.algorithm, private_pem), issuer=issuer(),
                               audience=app.token_audience, subject=app.job_id,
                               lifetime=settings.PORTAL_TOKEN_LIFETIME_SECONDS, jwks_url=jwks_url())
     if app.authentication_method == method.OAUTH:

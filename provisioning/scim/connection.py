@@ -115,7 +115,7 @@ def check_connection(tenant_url: str, token: str = "", *, timeout: float = 15.0,
         result = check.run()
         if compliance is None:
             return result
-        report = run_checks(client, token, compliance, write=write and result.ok, first=check.first)
+        report = run_checks(client, token or client._token, compliance, write=write and result.ok, first=check.first)
         return replace(result, checks=tuple(report.checks), target_schema=report.schema)
 
 

@@ -310,3 +310,17 @@ def test_a_cycle_authenticates_with_each_method(scim_server, scim_tenant_url, to
         assert len(set(proxy.seen)) == 1
     options = client_options(app)
     assert (options["auth"] is None) == (method == Method.BEARER)
+
+
+def test_a_signing_key_the_encryption_key_no_longer_opens_is_retired_and_replaced(settings):
+    old = signing_key()
+    settings.PORTAL_ENCRYPTION_KEY = "another-key"
+    app = jwt_app()
+
+    header = authenticator(app).authorization()
+
+    new = SigningKey.objects.get(retired_at=None)
+    assert new.kid != old.kid
+    assert jwt.get_unverified_header(header.removeprefix("Bearer "))["kid"] == new.kid
+    # The old key stays published for a token lifetime, so tokens signed with it still validate.
+    assert {k["kid"] for k in published_jwks()["keys"]} == {old.kid, new.kid}
