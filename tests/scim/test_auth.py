@@ -258,6 +258,14 @@ def test_test_connection_says_the_target_refused_the_access_token(scim_server, s
     assert "Scope under Admin Credentials" in result.fix
 
 
+def test_test_connection_with_client_credentials_succeeds_where_the_target_accepts_the_token(
+        scim_server, scim_tenant_url, token_server, proxies):
+    proxy = proxies(scim_server, oauth_checker(token_server))
+    result = check_connection(proxy.tenant_url(scim_tenant_url), auth=ClientCredentials(config(token_server)))
+    assert result.ok, result.message
+    assert proxy.refused == 0 and len(token_server.requests) == 1
+
+
 def test_the_outbound_rule_applies_to_the_token_endpoint(settings, token_server):
     auth = ClientCredentials(ClientCredentialsConfig("http://169.254.169.254/oauth2/token", "portal", "secret"))
     with pytest.raises(TokenEndpointError) as refused:

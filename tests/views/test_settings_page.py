@@ -578,3 +578,23 @@ def test_test_connection_uses_the_typed_method_and_says_why_the_token_endpoint_r
     assert "typed-wrong-secret" not in body
     automatic_app.refresh_from_db()
     assert automatic_app.authentication_method == "bearer"  # Test Connection saves nothing
+
+
+def test_test_connection_with_the_typed_audience_reaches_a_target_that_checks_the_portal_token(
+        admin_client, automatic_app, scim_server, scim_tenant_url):
+    from django.test import Client
+
+    from provisioning.engine.credentials import issuer
+    from tests.auth_servers import CheckingProxy, jwt_checker
+
+    jwks = Client().get("/.well-known/jwks.json").json()
+    proxy = CheckingProxy(scim_server.port, scim_server.token, jwt_checker(jwks, issuer=issuer(), audience="urn:contoso:scim"))
+    try:
+        data = {"tenant_url": proxy.tenant_url(scim_tenant_url), "authentication_method": "portal_jwt"}
+        wrong = html.unescape(admin_client.post(connection_url(automatic_app), {**data, "token_audience": "urn:other"}).content.decode())
+        right = html.unescape(admin_client.post(connection_url(automatic_app), {**data, "token_audience": "urn:contoso:scim"}).content.decode())
+    finally:
+        proxy.stop()
+    assert 'the audience "urn:other" is not the one it expects' in wrong
+    assert "/.well-known/jwks.json" in wrong and "Set Audience under Admin Credentials" in wrong
+    assert "The supplied credentials are authorized to enable provisioning" in right
