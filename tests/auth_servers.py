@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,7 +96,7 @@ class TokenServer(_Server):
 
     @property
     def token_url(self):
-        scheme = "https" if isinstance(self.httpd.socket, __import__("ssl").SSLSocket) else "http"
+        scheme = "https" if isinstance(self.httpd.socket, ssl.SSLSocket) else "http"
         return f"{scheme}://127.0.0.1:{self.port}/oauth2/token"
 
     def accepts(self, token):

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 
+from provisioning.scim import tls
 from provisioning.scim.outbound import OutboundRefused, SettingProblem, guarded_transport, url_refusal
 
 # Sign again (or fetch again) this long before the credential expires, so no request carries one that
@@ -235,7 +236,7 @@ class ClientCredentials:
             # RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined for Basic.
             pair = f"{quote(config.client_id, safe='')}:{quote(config.client_secret, safe='')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        transport = self.transport or guarded_transport(verify=self.ssl_context or ssl.create_default_context())
+        transport = self.transport or guarded_transport(verify=self.ssl_context or tls.ssl_context(None))
         host = httpx.URL(config.token_url).host
         self.fetches += 1
         try:

@@ -132,3 +132,22 @@ def test_save_refuses_a_private_key(tmp_path):
 def test_save_refuses_an_expired_ca(tmp_path):
     pem, _ = _ca(tmp_path, days=-3)
     assert "CA certificate CN=Old CA expired on" in tls.ca_problem(pem)
+
+
+def test_the_app_s_ca_certificate_also_serves_its_token_endpoint(db, tmp_path):
+    from provisioning.engine.credentials import authenticator
+    from tests.auth_servers import TokenServer
+
+    certificates = make_certificates(tmp_path)
+    server = TokenServer(tls=certificates.server_context())
+    try:
+        app = factories.ApplicationFactory(authentication_method="oauth_client_credentials", oauth_token_url=server.token_url,
+                                           oauth_client_id=server.client_id, secret_token="", default_mappings=False,
+                                           ca_certificate=certificates.ca_file.read_text())
+        app.set_oauth_client_secret(server.client_secret)
+        assert authenticator(app, shared_cache=False).authorization().startswith("Bearer at-")
+        app.ca_certificate = ""
+        with pytest.raises(Exception, match="TLS handshake failed .certificate not trusted: unable to get local issuer"):
+            authenticator(app, shared_cache=False).authorization()
+    finally:
+        server.stop()
