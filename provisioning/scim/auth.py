@@ -106,7 +106,8 @@ class PortalJwt:
 
     def _sign(self, now: float) -> str:
         issued = int(now)
-        claims = {"iss": self.issuer, "aud": self.audience, "sub": self.subject, "iat": issued, "nbf": issued,
+        # nbf a minute early: a target whose clock is a little behind still accepts a token signed just now.
+        claims = {"iss": self.issuer, "aud": self.audience, "sub": self.subject, "iat": issued, "nbf": issued - 60,
                   "exp": issued + self.lifetime, "jti": str(uuid.uuid4())}
         return jwt.encode(claims, self.key.private_pem, algorithm=self.key.algorithm,
                           headers={"kid": self.key.kid, "typ": "JWT"})
