@@ -58,6 +58,14 @@ ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 # The base of links in emails ("open the filtered logs").
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Tokens the portal issues to targets (the "Token issued by this portal" authentication method): their iss, the
+# signing algorithm (RS256 or ES256) and lifetime. The target validates them with {PORTAL_BASE_URL}/.well-known/jwks.json.
+PORTAL_TOKEN_ISSUER = os.environ.get("PORTAL_TOKEN_ISSUER", "") or PORTAL_BASE_URL
+PORTAL_TOKEN_ALGORITHM = os.environ.get("PORTAL_TOKEN_ALGORITHM", "RS256")
+if PORTAL_TOKEN_ALGORITHM not in ("RS256", "ES256"):
+    from django.core.exceptions import ImproperlyConfigured
+    raise ImproperlyConfigured(f"PORTAL_TOKEN_ALGORITHM must be RS256 or ES256, not {PORTAL_TOKEN_ALGORITHM!r}.")
+PORTAL_TOKEN_LIFETIME_SECONDS = int(os.environ.get("PORTAL_TOKEN_LIFETIME_SECONDS", "3600"))
 # Where SCIM requests may go (provisioning/scim/outbound.py): comma-separated CIDRs or host names refused
 # beyond the defaults (link-local, cloud metadata), and allowed in spite of them. Loopback is allowed unless denied.
 PORTAL_OUTBOUND_DENY = os.environ.get("PORTAL_OUTBOUND_DENY", "")

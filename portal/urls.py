@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from provisioning.api.main import urls as api_urls
+from provisioning.views import jwks
 from provisioning.views.metrics import metrics
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api_urls()),
     path("metrics", metrics, name="metrics"),
+    *jwks.urlpatterns,
     path("", include("provisioning.urls")),
 ]
 

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 
 from provisioning.engine import bulk_write, escrow, keys
+from provisioning.engine.credentials import client_options
 from provisioning.engine.errors import ObjectFailure
 from provisioning.engine.mapping import evaluate_mapping, lookup
 from provisioning.engine.source import GROUP, USER
@@ -161,8 +162,8 @@ class RunContext:
     def client(self):
         if self._client is None:
             limit = self.application.max_concurrent_requests
-            self._client = ScimClient(self.application.tenant_url, self.application.get_secret_token(),
-                                      timeout=settings.SCIM_TIMEOUT_SECONDS, max_connections=limit)
+            self._client = ScimClient(self.application.tenant_url, timeout=settings.SCIM_TIMEOUT_SECONDS,
+                                      max_connections=limit, **client_options(self.application))
             if self.dry_run:
                 from provisioning.engine.dry_run import ReadOnlyClient
 

@@ -63,8 +63,8 @@ def start_provisioning(app, *, requested_by=None):
         missing.append("set Provisioning Mode to Automatic")
     if not app.tenant_url:
         missing.append("enter the Tenant URL")
-    if not app.has_secret_token:
-        missing.append("enter the Secret Token")
+    if not app.has_credentials:
+        missing.append(app.missing_credentials)
     if missing:
         raise ProvisioningNotConfigured(
             "Provisioning cannot start yet: on the Provisioning page, " + ", ".join(missing) + ", then Save."

@@ -15,10 +15,10 @@ class OnDemandRequestError(ValueError):
 
 
 def _require_configured(app):
-    if app.provisioning_mode != Application.Mode.AUTOMATIC or not app.tenant_url or not app.has_secret_token:
+    if app.provisioning_mode != Application.Mode.AUTOMATIC or not app.tenant_url or not app.has_credentials:
         raise OnDemandRequestError(
-            "Provisioning is not configured: set Provisioning Mode to Automatic with a Tenant URL and Secret Token "
-            "on the Provisioning page first."
+            "Provisioning is not configured: set Provisioning Mode to Automatic with a Tenant URL and "
+            "Admin Credentials (Secret Token, Audience or OAuth client) on the Provisioning page first."
         )
 
 

@@ -190,7 +190,7 @@ def cycle_counts(cycle):
 
 
 def _status_code(app):
-    if app.provisioning_mode != Application.Mode.AUTOMATIC or not app.tenant_url or not app.has_secret_token:
+    if app.provisioning_mode != Application.Mode.AUTOMATIC or not app.tenant_url or not app.has_credentials:
         return Application.JobStatus.NOT_CONFIGURED
     if app.job_status == Application.JobStatus.NOT_CONFIGURED:
         return Application.JobStatus.NOT_RUN

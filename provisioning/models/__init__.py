@@ -1,6 +1,7 @@
 from .api import ApiCall, ApiToken
 from .apps import Application
 from .assignments import Assignment
+from .credentials import AccessToken, SigningKey
 from .dry_runs import DryRun, DryRunEntry
 from .audit import AuditEntry
 from .directory import DeletedDirectoryObject, DirectoryGroup, DirectoryImportUpload, DirectoryUser
@@ -21,6 +22,7 @@ from .runs import (
 )
 
 __all__ = [
+    "AccessToken",
     "ApiCall",
     "ApiToken",
     "Application",
@@ -46,6 +48,7 @@ __all__ = [
     "RunState",
     "ScopingClause",
     "ScopingFilter",
+    "SigningKey",
     "TargetRequestCount",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -28,6 +28,16 @@ class Application(models.Model):
         ASSIGNED = "assigned", "Sync only assigned users and groups"
         ALL = "all", "Sync all users and groups"
 
+    class AuthenticationMethod(models.TextChoices):
+        # Entra's three ways to authenticate to a SCIM target (scim/auth.py).
+        BEARER = "bearer", "Bearer token (Secret Token)"
+        PORTAL_JWT = "portal_jwt", "Token issued by this portal (signed JWT)"
+        OAUTH = "oauth_client_credentials", "OAuth 2.0 client credentials grant"
+
+    class ClientAuthentication(models.TextChoices):
+        BASIC = "client_secret_basic", "HTTP Basic (client_secret_basic)"
+        POST = "client_secret_post", "In the request body (client_secret_post)"
+
     class JobStatus(models.TextChoices):
         # Graph synchronizationStatus.code, in the blade's words.
         NOT_CONFIGURED = "not_configured", "Not configured"
@@ -44,6 +54,22 @@ class Application(models.Model):
     provisioning_mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.MANUAL)
     tenant_url = models.URLField("Tenant URL", max_length=512, blank=True)
     secret_token_encrypted = models.TextField(blank=True, editable=False)
+    authentication_method = models.CharField(
+        "Authentication method", max_length=32, choices=AuthenticationMethod.choices, default=AuthenticationMethod.BEARER,
+    )
+    token_audience = models.CharField(
+        "Audience", max_length=512, blank=True,
+        help_text="The aud claim of the tokens the portal issues for this app: the value the target expects.",
+    )
+    oauth_token_url = models.CharField("Token endpoint URL", max_length=512, blank=True)
+    oauth_client_id = models.CharField("Client ID", max_length=256, blank=True)
+    oauth_client_secret_encrypted = models.TextField(blank=True, editable=False)
+    oauth_scope = models.CharField("Scope", max_length=1024, blank=True)
+    oauth_client_authentication = models.CharField(
+        "Client authentication", max_length=32, choices=ClientAuthentication.choices, default=ClientAuthentication.BASIC,
+    )
+    # PEM; public, so stored as is. Added to the public CAs for this app's SCIM and token requests (scim/tls.py).
+    ca_certificate = models.TextField("CA certificate", blank=True)
     entra_compatible = models.BooleanField(
         "Entra-compatible requests",
         default=False,
@@ -133,6 +159,36 @@ class Application(models.Model):
 
     def get_secret_token(self) -> str:
         return secrets.decrypt(self.secret_token_encrypted) if self.secret_token_encrypted else ""
+
+    @property
+    def has_oauth_client_secret(self):
+        return bool(self.oauth_client_secret_encrypted)
+
+    def set_oauth_client_secret(self, secret: str):
+        self.oauth_client_secret_encrypted = secrets.encrypt(secret) if secret else ""
+
+    def get_oauth_client_secret(self) -> str:
+        return secrets.decrypt(self.oauth_client_secret_encrypted) if self.oauth_client_secret_encrypted else ""
+
+    @property
+    def has_credentials(self):
+        """Whatever the authentication method needs is saved (what Start and on-demand require)."""
+        method = self.AuthenticationMethod
+        if self.authentication_method == method.PORTAL_JWT:
+            return bool(self.token_audience)
+        if self.authentication_method == method.OAUTH:
+            return bool(self.oauth_token_url and self.oauth_client_id and self.oauth_client_secret_encrypted)
+        return self.has_secret_token
+
+    @property
+    def missing_credentials(self) -> str:
+        """What to enter, in the page's words, when has_credentials is False."""
+        method = self.AuthenticationMethod
+        if self.authentication_method == method.PORTAL_JWT:
+            return "enter the Audience"
+        if self.authentication_method == method.OAUTH:
+            return "enter the Token endpoint URL, Client ID and Client secret"
+        return "enter the Secret Token"
 
     def schedule_next_cycle(self, minutes):
         self.next_cycle_at = timezone.now() + timezone.timedelta(minutes=minutes)

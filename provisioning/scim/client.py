@@ -39,6 +39,7 @@ from provisioning.scim.errors import (
     status_text,
     truncate,
 )
+from provisioning.scim.auth import Authenticator, StaticBearer, TokenEndpointError, credential_error
 from provisioning.scim.outbound import OutboundRefused, SettingProblem, guarded_transport, url_refusal
 from provisioning.scim.tenant_url import tenant_url_problem, token_problem, without_userinfo
 from provisioning.scim.traffic import Traffic, shown_headers
@@ -158,7 +159,9 @@ class ScimClient:
     """One target: `ScimClient(tenant_url, token)`, used as a context manager or closed with .close()."""
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 15.0, transport: httpx.BaseTransport | None = None,
-                 max_connections: int = 8):
+                 max_connections: int = 8, auth: Authenticator | None = None, ssl_context: ssl.SSLContext | None = None):
+        """`auth` (scim/auth.py) replaces `token` for a portal-issued JWT or OAuth client credentials;
+        `ssl_context` replaces the public CAs (an app's own CA certificate, scim/tls.py)."""
         problem = tenant_url_problem(base_url)
         if problem:
             raise ScimConnectionError(
@@ -172,7 +175,7 @@ class ScimClient:
         refusal = url_refusal(base_url)
         if refusal:
             raise ScimConnectionError("was not sent: " + refusal, reason="blocked", url=without_userinfo(base_url))
-        problem = token_problem(token)
+        problem = token_problem(token) if auth is None else None
         if problem:
             raise ScimAuthError(
                 "not sent: " + problem,
@@ -182,13 +185,15 @@ class ScimClient:
         # A trailing slash would give ".../v2//Users", which many targets answer with 404.
         self.base_url = base_url.strip().rstrip("/")
         self.timeout = timeout
-        self._token = token.strip()
+        self._auth = auth or StaticBearer(token)
+        self.ssl_context = ssl_context
         self._lock = threading.Lock()
         self._recording = threading.local()  # the Traffic this thread's requests belong to (traffic.py)
         self._requests_sent = 0
         self._spc: ServiceProviderConfig | None = None
+        # Authorization is added per request (scim/auth.py): a portal JWT is signed again before it expires, and an
+        # OAuth access token is fetched again after a 401.
         self._headers = {
-            "Authorization": f"Bearer {self._token}",
             "Accept": SCIM_MEDIA_TYPE,
             "Content-Type": SCIM_MEDIA_TYPE,
             "User-Agent": USER_AGENT,
@@ -205,7 +210,7 @@ class ScimClient:
         # are not followed: the transport never does. Every new connection passes the outbound rule
         # (scim/outbound.py) after DNS resolution.
         self._transport = transport or guarded_transport(
-            verify=_default_ssl_context(),
+            verify=ssl_context or _default_ssl_context(),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
@@ -220,6 +225,11 @@ class ScimClient:
 
     def close(self):
         self._transport.close()
+
+    @property
+    def _token(self) -> str:
+        """The credential last sent: redacted from every text stored or shown."""
+        return self._auth.secret
 
     @property
     def requests_sent(self) -> int:
@@ -381,15 +391,16 @@ class ScimClient:
         with self._lock:
             self._requests_sent += 1
         started = time.perf_counter()
-        request = httpx.Request(method, url, params=params, headers=self._headers, content=content,
-                                extensions={"timeout": self._timeout})
         traffic = getattr(self._recording, "traffic", None)
         try:
-            with answers.deadline(self.deadline):
-                response = self._transport.handle_request(request)
-                response.request = request  # as httpx.Client sets it (redirect Location joins read it)
-                response = answers.read_answer(response, limit=self.max_response_bytes)
+            request, response = self._exchange(method, url, params, content)
+            if response.status_code == 401 and self._auth.after_unauthorized(request.headers["Authorization"]):
+                # OAuth: the access token was revoked or expired early; one retry with a new one (scim/auth.py).
+                response.close()
+                request, response = self._exchange(method, url, params, content)
         except answers.AnswerRefused as exc:
+            response = exc.response
+            request = response.request
             request_metrics.record(self.base_url, method, response.status_code, time.perf_counter() - started)
             error = ScimConnectionError(f"got an answer that cannot be used: the target {exc}", reason="unusable",
                                         method=method, url=url, path=path, status=response.status_code)
@@ -399,7 +410,14 @@ class ScimClient:
                                request_body=content, response_headers=shown_headers(response.headers), error=str(error),
                                secret=self._token)
             raise error from None
+        except TokenEndpointError as exc:
+            error = credential_error(exc, method=method, url=url, path=path)
+            if traffic is not None:
+                traffic.record(method=method, url=url, elapsed_ms=0, request_headers=self._shown_headers,
+                               request_body=content, error=str(error), secret=self._token)
+            raise error from exc
         except httpx.TransportError as exc:
+            request = httpx.Request(method, url, params=params)
             request_metrics.record(self.base_url, method, None, time.perf_counter() - started)
             error = self._connection_error(exc, method, path)
             if traffic is not None:
@@ -407,6 +425,7 @@ class ScimClient:
                                request_headers=self._shown_headers, request_body=content, error=str(error), secret=self._token)
             raise error from exc
         except (OutboundRefused, SettingProblem) as exc:
+            request = httpx.Request(method, url, params=params)
             error = ScimConnectionError(f"was not sent: {exc}", reason="blocked", method=method, url=url, path=path)
             if traffic is not None:
                 traffic.record(method=method, url=request.url, elapsed_ms=0, request_headers=self._shown_headers,
@@ -421,6 +440,21 @@ class ScimClient:
                            secret=self._token)
         logger.debug("SCIM %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
         return response
+
+    def _exchange(self, method, url, params, content) -> tuple[httpx.Request, httpx.Response]:
+        headers = {**self._headers, "Authorization": self._auth.authorization()}
+        request = httpx.Request(method, url, params=params, headers=headers, content=content,
+                                extensions={"timeout": self._timeout})
+        # The answer is read within the request's total deadline and size cap (scim/answers.py).
+        with answers.deadline(self.deadline):
+            response = self._transport.handle_request(request)
+            response.request = request  # as httpx.Client sets it (redirect Location joins read it)
+            try:
+                response = answers.read_answer(response, limit=self.max_response_bytes)
+            except answers.AnswerRefused as exc:
+                exc.response = response
+                raise
+        return request, response
 
     def _connection_error(self, exc: httpx.TransportError, method: str, path: str) -> ScimConnectionError:
         target = httpx.URL(self.base_url)

@@ -26,7 +26,9 @@ from provisioning.scim.client import (
     classify_transport_error,
     tls_reason,
 )
+from provisioning.scim import tls
 from provisioning.scim.answers import DEADLINE_SETTING, UnusableJson
+from provisioning.scim.auth import Authenticator, ClientCredentials, PortalJwt, TokenEndpointError, bearer_error
 from provisioning.scim.compliance import Target, run_checks
 from provisioning.scim.errors import (
     ScimConnectionError,
@@ -79,15 +81,22 @@ class ConnectionResult:
     target_schema: dict | None = None
 
 
-def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, transport=None,
-                     compliance: Target | None = None, write: bool = False) -> ConnectionResult:
+def check_connection(tenant_url: str, token: str = "", *, timeout: float = 15.0, transport=None,
+                     compliance: Target | None = None, write: bool = False, auth: Authenticator | None = None,
+                     ssl_context=None, ca_certificate: str = "") -> ConnectionResult:
     """Entra's check; with `compliance`, also the checklist of what provisioning needs from the target
-    (and with `write`, the create → read → patch → delete test, run only when the connection works)."""
+    (and with `write`, the create → read → patch → delete test, run only when the connection works).
+
+    `auth` replaces `token` for the portal-issued JWT and OAuth client credentials (scim/auth.py), each with
+    its own messages; `ca_certificate` (PEM) is the app's CA, trusted besides the public ones and named in
+    TLS failures."""
     url = (tenant_url or "").strip()
     problem = tenant_url_problem(url)
     if problem:
         return _invalid_url(url, problem, token)
-    problem = token_problem(token)
+    if ca_certificate.strip() and ssl_context is None:
+        ssl_context = tls.ssl_context(ca_certificate.strip())
+    problem = token_problem(token) if auth is None else None
     if problem:
         return _failure(
             problem, "Paste the bearer token from the target application under Secret Token, then test again.",
@@ -97,28 +106,41 @@ def check_connection(tenant_url: str, token: str, *, timeout: float = 15.0, tran
     if refusal:
         return _failure(refusal, _BLOCKED_FIX, "OutboundAddressBlocked", [], redact(without_userinfo(url), token))
     warnings = _url_warnings(url)
-    with ScimClient(url, token, timeout=timeout, transport=transport) as client:
-        check = _Check(client, token, timeout, transport, warnings)
+    if isinstance(auth, ClientCredentials):
+        try:
+            auth.authorization()  # first, so a refused client is told apart from a refused token
+        except TokenEndpointError as exc:
+            return _token_endpoint_failure(exc, auth, redact(without_userinfo(url), token))
+    with ScimClient(url, token, timeout=timeout, transport=transport, auth=auth, ssl_context=ssl_context) as client:
+        check = _Check(client, token, timeout, transport, warnings, auth=auth, ca_certificate=ca_certificate)
         result = check.run()
         if compliance is None:
             return result
-        report = run_checks(client, token, compliance, write=write and result.ok, first=check.first)
+        report = run_checks(client, token or client._token, compliance, write=write and result.ok, first=check.first)
         return replace(result, checks=tuple(report.checks), target_schema=report.schema)
 
 
 class _Check:
     """One run of the check; holds what every message needs (client, URL, timings)."""
 
-    def __init__(self, client: ScimClient, token: str, timeout: float, transport, warnings: list[str]):
+    def __init__(self, client: ScimClient, token: str, timeout: float, transport, warnings: list[str], *,
+                 auth=None, ca_certificate=""):
         self.client = client
         self.base = client.base_url
-        self.token = token
+        self.given_token = token
+        self.auth = auth
+        self.ca_certificate = ca_certificate
         self.timeout = timeout
         self.transport = transport
         self.warnings = warnings
         self.params = {"filter": filter_eq("userName", str(uuid.uuid4()))}
         self.checked_url = str(httpx.URL(self.base + "/Users", params=self.params))
         self.first = None  # (request text, answer or ScimConnectionError): the checklist's first line
+
+    @property
+    def token(self) -> str:
+        """The credential sent (the Secret Token, the portal's JWT or the OAuth access token): redacted everywhere."""
+        return self.client._token
 
     def run(self) -> ConnectionResult:
         started = time.perf_counter()
@@ -219,6 +241,15 @@ class _Check:
         status = response.status_code
         scim_type, detail = parse_error_body(response, self.token)
         said = f': "{detail}"' if detail else ""
+        if status == 401 and self.auth is not None:
+            return self._token_refused(response, details)
+        if status == 403 and self.auth is not None:
+            return self.fail(
+                f"The target accepted the {self._credential_name} but refused access to its users (HTTP 403 Forbidden){said}.",
+                "Give the client (or the identity the target maps the token to) permission to read and write users "
+                "and groups in the target.",
+                "InsufficientRights", details,
+            )
         if status == 401:
             realm = bearer_realm(response)
             realm_text = f', realm "{realm}"' if realm else ""
@@ -268,6 +299,45 @@ class _Check:
         return self.fail(
             f"The target answered the user query with HTTP {status_text(status)}{said}.",
             FILTER_FIX, INCOMPATIBLE, details,
+        )
+
+    @property
+    def _credential_name(self) -> str:
+        return "token this portal issued" if isinstance(self.auth, PortalJwt) else "access token"
+
+    def _token_refused(self, response: httpx.Response, details) -> ConnectionResult:
+        error, description = bearer_error(response)
+        _, body_detail = parse_error_body(response, self.token)
+        said = description or body_detail
+        said = f': "{redact(said, self.token)}"' if said else ""
+        if error:
+            details.append(("WWW-Authenticate error", error))
+        if isinstance(self.auth, PortalJwt):
+            jwt_auth = self.auth
+            details.extend([("Issuer (iss)", jwt_auth.issuer), ("Audience (aud)", jwt_auth.audience),
+                            ("Keys (JWKS)", jwt_auth.jwks_url or "/.well-known/jwks.json"),
+                            ("Key ID (kid)", jwt_auth.key.kid)])
+            audience = "audience" in said.lower() or "aud" in error.lower()
+            cause = f'the audience "{jwt_auth.audience}" is not the one it expects' if audience else "it does not accept it"
+            return self.fail(
+                f"The target refused the token this portal issued (HTTP 401 Unauthorized){said}: {cause}. The token "
+                f'was sent with aud "{jwt_auth.audience}", iss "{jwt_auth.issuer}", signed {jwt_auth.key.algorithm} '
+                f'with key "{jwt_auth.key.kid}".',
+                "Set Audience under Admin Credentials to the value the target expects, and configure the target to "
+                f"trust the issuer {jwt_auth.issuer} with the signing keys published at "
+                f"{jwt_auth.jwks_url or 'this portal’s /.well-known/jwks.json'}, then test again.",
+                "Unauthorized", details,
+            )
+        config = self.auth.config
+        details.extend([("Token endpoint", config.token_url), ("Client ID", config.client_id),
+                        ("Scope", config.scope or "(none)")])
+        return self.fail(
+            f"The target refused the access token issued by {httpx.URL(config.token_url).host} (HTTP 401 "
+            f"Unauthorized){said}, also after a new one was fetched.",
+            "The token endpoint issued a token, but the target does not accept it. Check that the target trusts "
+            "this authorization server, and that Scope under Admin Credentials is the one the target requires "
+            f"(now: {config.scope or 'none'}); some servers need the target's own audience or resource in Scope.",
+            "Unauthorized", details,
         )
 
     def _not_found(self, details) -> ConnectionResult:
@@ -364,6 +434,18 @@ class _Check:
     def _tls_failure(self, host: str, cause, exc: ScimConnectionError) -> ConnectionResult:
         reason = tls_reason(classify_transport_error(cause)[1]) if cause is not None else exc.problem
         text = reason.lower()
+        if "does not speak tls" not in text:
+            url = httpx.URL(self.base)
+            presented = tls.server_certificate(host, url.port or 443, timeout=min(self.timeout, PROBE_TIMEOUT))
+            trusted = tls.describe(self.ca_certificate)
+            message, fix = tls.explain(reason, host, presented, trusted)
+            details = []
+            if presented is not None:
+                details = [("Certificate subject", presented.subject), ("Certificate issuer", presented.issuer),
+                           ("Valid until", f"{presented.not_after:%Y-%m-%d %H:%M} UTC"),
+                           ("Issued for", ", ".join(presented.names) or "(no subject alternative names)")]
+            details += [("Trusted CA (saved for this app)", c.summary()) for c in trusted]
+            return self.fail(message, fix, exc.code, details)
         if "self-signed" in text or "self signed" in text or "unable to get local issuer" in text:
             fix = ("The target's certificate is self-signed or issued by an authority this server does not trust. "
                    "Install a certificate from a public certificate authority on the target (Entra requires "
@@ -398,7 +480,8 @@ class _Check:
 
     def _nearby_endpoint(self) -> str | None:
         for candidate in _candidate_bases(self.base):
-            with ScimClient(candidate, self.token, timeout=min(self.timeout, PROBE_TIMEOUT), transport=self.transport) as probe:
+            with ScimClient(candidate, self.given_token, timeout=min(self.timeout, PROBE_TIMEOUT), transport=self.transport,
+                            auth=self.auth, ssl_context=self.client.ssl_context) as probe:
                 probe.deadline = min(probe.deadline, PROBE_TIMEOUT)  # six probes must not take six deadlines
                 if _serves_scim_config(probe):
                     return candidate
@@ -406,6 +489,23 @@ class _Check:
 
     def fail(self, message: str, fix: str, code: str, details) -> ConnectionResult:
         return ConnectionResult(False, message, fix, code, details, self.checked_url, tuple(self.warnings))
+
+
+def _token_endpoint_failure(exc: TokenEndpointError, auth: ClientCredentials, checked_url: str) -> ConnectionResult:
+    """The token endpoint gave no token: nothing was sent to the target."""
+    config = auth.config
+    details = [("Token endpoint", config.token_url), ("Client ID", config.client_id), ("Scope", config.scope or "(none)"),
+               ("Client authentication", config.client_authentication)]
+    if exc.status is not None:
+        details.append(("HTTP status", status_text(exc.status)))
+    if exc.error:
+        details.append(("error", exc.error))
+    if exc.description:
+        details.append(("error_description", exc.description))
+    code = {"refused": "TokenEndpointRefused", "unreachable": "TokenEndpointUnreachable",
+            "blocked": "OutboundAddressBlocked"}.get(exc.kind, "TokenEndpointIncompatible")
+    message = redact(str(exc), config.client_secret) + " Nothing was sent to the target."
+    return _failure(message, exc.fix, code, details, checked_url)
 
 
 def _failure(message, fix, code, details, checked_url) -> ConnectionResult:

@@ -131,8 +131,8 @@ def _page(request, app, object_mapping, settings_form, status=200):
 def refresh_target_schema(request, app_id, object_type):
     """Read the target's /Schemas again with the saved credentials (the checklist's discovery lines)."""
     app, object_mapping = _object_mapping(app_id, object_type)
-    if not app.tenant_url or not app.has_secret_token:
-        messages.error(request, "Save the Tenant URL and Secret Token on the Provisioning page first: the attribute "
+    if not app.tenant_url or not app.has_credentials:
+        messages.error(request, "Save the Tenant URL and Admin Credentials on the Provisioning page first: the attribute "
                                 "list is read from the target with them.")
         return redirect(_mappings_url(object_mapping))
     result = check_target(app)

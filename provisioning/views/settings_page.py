@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from provisioning import audit, tasks
 from provisioning.engine.connection import check_target
+from provisioning.engine.credentials import issuer, jwks_url
 from provisioning.engine.cycle import ProvisioningNotConfigured, start_provisioning, stop_provisioning
 from provisioning.forms.settings_page import ProvisioningSettingsForm, TestConnectionForm
 from provisioning.models import Application
@@ -34,7 +36,9 @@ def _mapping_rows(app):
 
 def _page(request, app, form):
     context = {"app": app, "blade_tab": "provisioning", "form": form, "mapping_rows": _mapping_rows(app),
-               "lessons": Quirks.of(app).lessons()}
+               "lessons": Quirks.of(app).lessons(),
+               "token_issuer": issuer(), "jwks_url": jwks_url(),
+               "token_lifetime_minutes": settings.PORTAL_TOKEN_LIFETIME_SECONDS // 60}
     return render(request, "settings_page/provisioning.html", context)
 
 
@@ -76,14 +80,15 @@ def provisioning_settings(request, app_id):
 @require_POST
 def test_connection(request, app_id):
     app = get_object_or_404(Application, pk=app_id)
-    form = TestConnectionForm(request.POST, has_saved_token=app.has_secret_token)
+    form = TestConnectionForm(request.POST, app=app)
     result = None
     if form.is_valid():
         token = form.cleaned_data["secret_token"]
-        result = check_target(app, tenant_url=form.cleaned_data["tenant_url"], token=token or None,
+        draft = form.draft()
+        result = check_target(draft, tenant_url=form.cleaned_data["tenant_url"], token=token or None,
                               write=form.cleaned_data["write_test"])
         # A typed-in token is never shown back, even if a target echoes it into an error body.
-        result = _redacted(result, token, app)
+        result = _redacted(result, token, app, form.cleaned_data["oauth_client_secret"])
     context = {"app": app, "test_form": form, "result": result, "checklist": checklist(result.checks) if result else None}
     return render(request, "settings_page/provisioning.html#test-result", context)
 
@@ -96,13 +101,14 @@ def checklist(checks):
     return {"checks": checks, "counts": counts, "failed_required": any(c.status == "failed" and c.required for c in checks)}
 
 
-def _redacted(result, typed_token, app):
-    secrets = [typed_token]
-    if app.has_secret_token:
-        try:
-            secrets.append(app.get_secret_token())
-        except SecretUnreadable:  # nothing readable, so nothing that could leak
-            pass
+def _redacted(result, typed_token, app, typed_client_secret=""):
+    secrets = [typed_token, typed_client_secret]
+    for saved, read in ((app.has_secret_token, app.get_secret_token), (app.has_oauth_client_secret, app.get_oauth_client_secret)):
+        if saved:
+            try:
+                secrets.append(read())
+            except SecretUnreadable:  # nothing readable, so nothing that could leak
+                pass
     return replace(
         result,
         message=redact(result.message, *secrets),

@@ -325,7 +325,8 @@ def test_an_expired_certificate_is_a_tls_failure(misbehaving_server, tmp_path):
 
     result = check_connection(server.url + "/scim", SECRET, transport=trusting)
 
-    assert result.message == "The secure (TLS) connection to 127.0.0.1 failed: certificate not trusted: certificate has expired."
+    assert result.message.startswith("The secure (TLS) connection to 127.0.0.1 failed: certificate not trusted: "
+                                     "certificate has expired. The target presented subject CN=127.0.0.1, issued by CN=Test CA")
     assert "has expired" in result.fix
 
 

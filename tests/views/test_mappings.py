@@ -540,7 +540,7 @@ def test_the_page_lists_the_targets_attributes_and_refresh_reads_them_again(admi
 def test_refresh_without_credentials_says_what_to_do(admin_client, db):
     app = factories.ApplicationFactory(name="No creds", tenant_url="", secret_token="")
     response = admin_client.post(url("mappings_refresh_target", app), follow=True)
-    assert "Save the Tenant URL and Secret Token on the Provisioning page first" in response.content.decode()
+    assert "Save the Tenant URL and Admin Credentials on the Provisioning page first" in response.content.decode()
 
 
 def test_saved_mappings_the_target_does_not_have_are_flagged(admin_client, schema_app):

@@ -1,5 +1,7 @@
 """The Provisioning page: Entra's classic flow, its validation, the write-only Secret Token, Test Connection."""
 
+import html
+
 import pytest
 from django.urls import NoReverseMatch, reverse
 
@@ -470,3 +472,129 @@ def test_an_unsaved_tenant_url_does_not_replace_the_stored_schema(admin_client, 
     admin_client.post(connection_url(scim_app), {"tenant_url": other, "secret_token": ""}, **HTMX)
     scim_app.refresh_from_db()
     assert scim_app.target_schema == {} and scim_app.target_schema_read_at is None
+
+
+# ---- Authentication methods and the CA certificate ----------------------------------------------
+
+
+def test_the_page_offers_the_three_authentication_methods_and_the_jwks_url(admin_client, automatic_app, settings):
+    settings.PORTAL_BASE_URL = "https://portal.contoso.example"
+    settings.PORTAL_TOKEN_ISSUER = "https://portal.contoso.example"
+    body = admin_client.get(url(automatic_app)).content.decode()
+    for label in ("Bearer token (Secret Token)", "Token issued by this portal (signed JWT)",
+                  "OAuth 2.0 client credentials grant", "Audience", "Token endpoint URL", "Client ID", "Client secret",
+                  "CA certificate", "https://portal.contoso.example/.well-known/jwks.json"):
+        assert label in body
+
+
+def test_it_saves_the_portal_issued_token_method_with_a_blank_secret_token(admin_client, manual_app):
+    response = admin_client.post(url(manual_app), settings_data(authentication_method="portal_jwt",
+                                                                token_audience="https://scim.example.com"))
+    assert response.status_code == 302
+    manual_app.refresh_from_db()
+    assert manual_app.authentication_method == "portal_jwt" and manual_app.token_audience == "https://scim.example.com"
+    assert manual_app.has_credentials and not manual_app.has_secret_token
+
+
+def test_it_saves_oauth_client_credentials_with_a_write_only_secret(admin_client, manual_app):
+    data = settings_data(authentication_method="oauth_client_credentials", oauth_token_url="https://login.example.com/token",
+                         oauth_client_id="portal", oauth_client_secret="cl13nt-s3cret", oauth_scope="scim.write",
+                         oauth_client_authentication="client_secret_post")
+    assert admin_client.post(url(manual_app), data).status_code == 302
+    manual_app.refresh_from_db()
+    assert manual_app.get_oauth_client_secret() == "cl13nt-s3cret"
+    assert "cl13nt-s3cret" not in manual_app.oauth_client_secret_encrypted
+    assert (manual_app.oauth_token_url, manual_app.oauth_client_id, manual_app.oauth_scope,
+            manual_app.oauth_client_authentication) == ("https://login.example.com/token", "portal", "scim.write", "client_secret_post")
+    body = admin_client.get(url(manual_app)).content.decode()
+    assert "cl13nt-s3cret" not in body and "A client secret is saved" in body
+    # A blank secret keeps the saved one.
+    data["oauth_client_secret"] = ""
+    assert admin_client.post(url(manual_app), data).status_code == 302
+    manual_app.refresh_from_db()
+    assert manual_app.get_oauth_client_secret() == "cl13nt-s3cret"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"authentication_method": "portal_jwt"}, "Audience is required when the portal issues the token"),
+    ({"authentication_method": "portal_jwt", "token_audience": "a", "secret_token": "abc"},
+     "Secret Token is not used when the portal issues the token: leave it blank"),
+    ({"authentication_method": "portal_jwt", "token_audience": "two words"}, "Audience contains a space"),
+    ({"authentication_method": "oauth_client_credentials"}, "Token endpoint URL is required for the client credentials grant"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_token_url": "https://l.example/token"},
+     "Client ID is required for the client credentials grant"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_token_url": "https://l.example/token", "oauth_client_id": "p"},
+     "Client secret is required for the client credentials grant"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_token_url": "http://login.example.com/token"},
+     "Token endpoint URL must use https://"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_token_url": "https://u:p@login.example.com/token"},
+     "Token endpoint URL must not contain a user name or password"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_token_url": "https://169.254.169.254/token"},
+     "Token endpoint URL is refused: 169.254.169.254 is a link-local address"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_client_secret": "secret with space"},
+     "Client secret contains a space or line break"),
+    ({"authentication_method": "oauth_client_credentials", "oauth_client_secret": "********"},
+     "Client secret looks like a masked placeholder"),
+    ({"authentication_method": "everything"}, "Authentication method is not one of the choices"),
+    ({"secret_token": "abc", "ca_certificate": "hello"}, "CA certificate is not usable: it is not a PEM certificate"),
+    ({"secret_token": "abc", "ca_certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"},
+     "it contains a private key"),
+])
+def test_save_refuses_incomplete_or_bad_credentials_naming_the_field(admin_client, manual_app, data, message):
+    response = admin_client.post(url(manual_app), settings_data(**data))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Your settings were not saved." in body
+    assert message in html.unescape(body)
+    manual_app.refresh_from_db()
+    assert manual_app.provisioning_mode == "manual"
+
+
+def test_a_ca_certificate_is_saved_and_shown_as_subject_issuer_and_expiry(admin_client, automatic_app, tmp_path):
+    from tests.scim.misbehaving import make_certificates
+
+    pem = make_certificates(tmp_path).ca_file.read_text()
+    assert admin_client.post(url(automatic_app), settings_data(ca_certificate=pem)).status_code == 302
+    automatic_app.refresh_from_db()
+    assert automatic_app.ca_certificate.strip() == pem.strip()
+    body = admin_client.get(url(automatic_app)).content.decode()
+    assert "<dt>Subject</dt><dd class=\"mono\">CN=Test CA</dd>" in body and "<dt>Valid until</dt>" in body
+
+
+def test_test_connection_uses_the_typed_method_and_says_why_the_token_endpoint_refused(admin_client, automatic_app):
+    from tests.auth_servers import TokenServer
+
+    server = TokenServer()
+    try:
+        response = admin_client.post(connection_url(automatic_app), {
+            "tenant_url": "http://127.0.0.1:9/scim/v2", "authentication_method": "oauth_client_credentials",
+            "oauth_token_url": server.token_url, "oauth_client_id": "portal", "oauth_client_secret": "typed-wrong-secret",
+            "oauth_scope": "scim"})
+    finally:
+        server.stop()
+    body = html.unescape(response.content.decode())
+    assert "The token endpoint refused to issue a token (HTTP 401): invalid_client" in body
+    assert "paste a current Client secret under Admin Credentials" in body
+    assert "typed-wrong-secret" not in body
+    automatic_app.refresh_from_db()
+    assert automatic_app.authentication_method == "bearer"  # Test Connection saves nothing
+
+
+def test_test_connection_with_the_typed_audience_reaches_a_target_that_checks_the_portal_token(
+        admin_client, automatic_app, scim_server, scim_tenant_url):
+    from django.test import Client
+
+    from provisioning.engine.credentials import issuer
+    from tests.auth_servers import CheckingProxy, jwt_checker
+
+    jwks = Client().get("/.well-known/jwks.json").json()
+    proxy = CheckingProxy(scim_server.port, scim_server.token, jwt_checker(jwks, issuer=issuer(), audience="urn:contoso:scim"))
+    try:
+        data = {"tenant_url": proxy.tenant_url(scim_tenant_url), "authentication_method": "portal_jwt"}
+        wrong = html.unescape(admin_client.post(connection_url(automatic_app), {**data, "token_audience": "urn:other"}).content.decode())
+        right = html.unescape(admin_client.post(connection_url(automatic_app), {**data, "token_audience": "urn:contoso:scim"}).content.decode())
+    finally:
+        proxy.stop()
+    assert 'the audience "urn:other" is not the one it expects' in wrong
+    assert "/.well-known/jwks.json" in wrong and "Set Audience under Admin Credentials" in wrong
+    assert "The supplied credentials are authorized to enable provisioning" in right
