@@ -49,6 +49,8 @@ def test_jane_s_page_answers_why_she_has_no_account(live_server, scim_server, op
     page = open_page()
     sign_in(page, live_server, helpdesk)
     page.get_by_role("link", name="Users", exact=True).click()
+    # Until the page has loaded, htmx (a deferred script) is not listening: a change before that is lost.
+    page.wait_for_url(re.compile(r"/directory/users/$"))
     page.get_by_label("Department").select_option("Engineering")
     page.wait_for_url(re.compile(r"department=Engineering"))
     page.get_by_label("Search").fill("jane")
