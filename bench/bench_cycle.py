@@ -186,6 +186,9 @@ def new_app(target, tenant, *, bulk=False, concurrency=8):
     app, _ = create_application(f"Bench {uuid.uuid4().hex[:6]}", tenant_url=target.base_url(tenant), token=target.token, scope="all")
     app.use_bulk = bulk
     app.max_concurrent_requests = concurrency
+    # The cases measure scheduled cycles: the benchmark's own directory edits must not start change cycles
+    # (engine/changes.py) that the measured cycle would then wait for.
+    app.sync_changes_immediately = False
     app.save()
     return app
 

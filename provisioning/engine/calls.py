@@ -320,6 +320,8 @@ class Driver:
                     next_tick = time.monotonic() + self.tick_seconds
                 if active == 0 and (exhausted or stopped):
                     break
+                if ready or (not stopped and not exhausted and active < room):
+                    continue  # objects can start (or go on) now: wait only when everything waits on the target
                 timeout = max(0.0, next_tick - time.monotonic())
                 if retries:
                     timeout = min(timeout, max(0.0, min(r[0] for r in retries) - time.monotonic()))
