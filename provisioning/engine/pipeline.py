@@ -45,7 +45,7 @@ from provisioning.models import ObjectMapping, PendingRemoval, ProvisioningLog
 from provisioning.scim import ScimConflict, ScimError, ScimNotFound, quirks
 from provisioning.scim.answers import visible, visible_json
 from provisioning.scim.client import UNCONFIRMED, ci_get
-from provisioning.scim.errors import answer_lost
+from provisioning.scim.errors import answer_lost, fix_for_mode
 from provisioning.scim.filters import matching_filter
 from provisioning.scim.traffic import Traffic
 
@@ -161,6 +161,7 @@ def provision(ctx, source, *, on_change=None, connection_failure=None, members=N
     entry = None
     if result.logged:
         entry = log or ProvisioningLog(**ctx.log_fields())
+        result.recommended_fix = fix_for_mode(result.recommended_fix, ctx.application.entra_compatible)
         _fill(entry, source, kind, result, recorder.steps, started)
     return Outcome(source, entry, result.status, result.action, export=result.export, reference_failure=result.reference_failure)
 

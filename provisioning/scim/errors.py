@@ -141,6 +141,38 @@ _BAD_REQUEST_FIXES = {
 }
 
 
+# Fixes that name the Entra-compatible requests switch say which way to flip it for this app (a fix that says
+# "turn it on" when it is on is wrong advice): each sentence as written here → (when it is on, when it is off).
+ENTRA_SWITCH = "'Entra-compatible requests' (Provisioning > Settings)"
+_BY_MODE = {
+    "Turn 'Entra-compatible requests' on or off to match what the target was built for.": (
+        f"This app sends Entra's request shapes ({ENTRA_SWITCH} is on): turn it off if the target follows RFC 7644.",
+        f"This app sends RFC 7644 requests ({ENTRA_SWITCH} is off): turn it on if the target was built for Entra ID.",
+    ),
+    "Turn off 'Entra-compatible requests' so values are added rather than replaced.": (
+        f"Turn off {ENTRA_SWITCH}, which is on, so that values are added rather than replaced.",
+        f"{ENTRA_SWITCH} is already off: apply that mapping Only during object creation, or remove it if the target "
+        "cannot take the value.",
+    ),
+    "or turn on 'Entra-compatible requests' if the target was built for Entra ID.": (
+        f"or turn off {ENTRA_SWITCH}, which is on, if the target follows RFC 7644.",
+        f"or turn on {ENTRA_SWITCH} if the target was built for Entra ID.",
+    ),
+    "some targets need Entra-compatible requests (under Provisioning > Settings) for it.": (
+        f"this app already sends active as Entra does ({ENTRA_SWITCH} is on): try it off.",
+        f"some targets need {ENTRA_SWITCH} on for it.",
+    ),
+}
+
+
+def fix_for_mode(fix: str, entra_compatible: bool) -> str:
+    """The fix with its advice about the Entra-compatible switch made right for the app's own setting."""
+    for sentence, (when_on, when_off) in _BY_MODE.items():
+        if sentence in fix:
+            fix = fix.replace(sentence, when_on if entra_compatible else when_off)
+    return fix
+
+
 class ScimBadRequest(ScimError):
     default_code = "SystemForCrossDomainIdentityManagementBadRequest"
     default_fix = (

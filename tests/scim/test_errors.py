@@ -79,3 +79,28 @@ def test_secrets_never_reach_a_message():
     error = answered(400, body={"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
                                 "detail": "token s3cret is not valid for userName"})
     assert "s3cret" not in str(error) and errors.REDACTED in error.detail
+
+
+@pytest.mark.parametrize("entra", [True, False])
+def test_a_fix_says_which_way_to_flip_the_entra_switch_for_this_app(entra):
+    refused = answered(400, body={"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400"})
+    fix = errors.fix_for_mode(refused.recommended_fix, entra)
+    if entra:
+        assert "turn off 'Entra-compatible requests' (Provisioning > Settings), which is on" in fix
+        assert "turn on" not in fix
+    else:
+        assert "turn on 'Entra-compatible requests' (Provisioning > Settings) if the target was built for Entra ID" in fix
+
+
+@pytest.mark.parametrize(("scim_type", "on", "off"), [
+    ("invalidSyntax", "is on): turn it off", "is off): turn it on"),
+    ("noTarget", "which is on, so that values are added", "is already off: apply that mapping Only during object creation"),
+])
+def test_scim_type_fixes_follow_the_apps_setting(scim_type, on, off):
+    refused = answered(400, body={"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400", "scimType": scim_type})
+    assert on in errors.fix_for_mode(refused.recommended_fix, True)
+    assert off in errors.fix_for_mode(refused.recommended_fix, False)
+
+
+def test_a_fix_without_the_switch_is_left_as_it_is():
+    assert errors.fix_for_mode("Check the Tenant URL.", True) == "Check the Tenant URL."
