@@ -130,6 +130,7 @@ def test_throttling_and_5xx_are_retried_honouring_retry_after(app, upstream, pro
     first = workers("first")
     if kill:
         workers("second")
+        workers.beat()  # gives the dead worker's chunk back when its lease expires, as in production
     cycle = start_provisioning(app)
     tasks.run_cycle.delay(cycle.pk)
     killed_at = None
@@ -164,6 +165,7 @@ def test_creates_whose_answer_was_lost_are_found_not_duplicated(app, upstream, p
     first = workers("first")
     if kill:
         workers("second")
+        workers.beat()  # gives the dead worker's chunk back when its lease expires, as in production
     cycle = start_provisioning(app)
     tasks.run_cycle.delay(cycle.pk)
     if kill:
