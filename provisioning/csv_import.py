@@ -25,22 +25,10 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from provisioning.models import DirectoryUser
+from provisioning.models.directory import USER_FIELDS
 
 # Column (Entra attribute name) → DirectoryUser field, in the order the help lists them.
-COLUMNS = {
-    "userPrincipalName": "user_principal_name",
-    "displayName": "display_name",
-    "givenName": "given_name",
-    "surname": "surname",
-    "mail": "mail",
-    "mailNickname": "mail_nickname",
-    "jobTitle": "job_title",
-    "department": "department",
-    "employeeId": "employee_id",
-    "accountEnabled": "account_enabled",
-    "manager": "manager",
-    "objectId": "object_id",
-}
+COLUMNS = {**USER_FIELDS, "manager": "manager", "objectId": "object_id"}
 EXTENSION_PREFIX = "extension_"
 EXTENSION_NAME = re.compile(r"^extension_[A-Za-z0-9_]+$")
 ACCEPTED_COLUMNS_TEXT = ", ".join(COLUMNS) + ", extension_<name>"

@@ -27,6 +27,7 @@ from provisioning import audit, csv_import
 from provisioning.csv_import import control_character_problem, mail_problem, upn_problem
 from provisioning.directory_changes import touch_groups, touch_members_of, touch_users
 from provisioning.models import DirectoryGroup, DirectoryUser
+from provisioning.models.directory import GROUP_TEXT_FIELDS, USER_TEXT_FIELDS
 
 Membership = DirectoryGroup.members.through
 
@@ -38,18 +39,8 @@ MANAGER_WAVES = 12  # levels of an org chart inserted managers-first (see _Impor
 USERS, GROUPS = "users", "groups"
 
 # Text attributes: Graph name → model field.
-USER_TEXT = {
-    "userPrincipalName": "user_principal_name",
-    "displayName": "display_name",
-    "givenName": "given_name",
-    "surname": "surname",
-    "mail": "mail",
-    "mailNickname": "mail_nickname",
-    "jobTitle": "job_title",
-    "department": "department",
-    "employeeId": "employee_id",
-}
-GROUP_TEXT = {"displayName": "display_name", "description": "description", "mailNickname": "mail_nickname"}
+USER_TEXT = USER_TEXT_FIELDS
+GROUP_TEXT = GROUP_TEXT_FIELDS
 USER_KEYS = ["objectId", *USER_TEXT, "accountEnabled", "manager"]
 GROUP_KEYS = ["objectId", *GROUP_TEXT, "members"]
 EXTENSION_TYPES = (str, int, float, bool)

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
+from provisioning import audit
 from provisioning.api import graph
 from provisioning.api.errors import ApiError, not_found
 from provisioning.api.odata import FilterError, parse
@@ -147,7 +147,9 @@ def _page(request, queryset, top, skiptoken, serialise, filter=None, search=None
     return answer
 
 
-def _save(row, values, fields, noun):
+def _save(request, row, values, fields, noun):
+    """Validate and save, as the directory pages do, audited under the token's name."""
+    existing = row if row.pk else None
     for name, value in values.items():
         setattr(row, fields[name], value)
     try:
@@ -162,11 +164,24 @@ def _save(row, values, fields, noun):
         raise ApiError(400, "The " + noun + " was not saved: " + "; ".join(f"{d['target']}: {d['message']}" for d in details),
                        details=details) from None
     try:
-        with transaction.atomic():
+        with transaction.atomic(), audit.changes(existing, f"Update {noun}" if existing else f"Add {noun}", by=_by(request),
+                                                 category=audit.Category.DIRECTORY) as watched:
             row.save()
+            watched.obj = row
     except IntegrityError:
         raise ApiError(409, f"Another {noun} was saved with the same unique value at the same moment: read it and try again.") from None
     return row
+
+
+def _soft_delete(request, obj, kind):
+    """As the directory pages delete: Entra's soft delete, in the audit log under the token's name."""
+    obj.soft_delete()
+    audit.record(f"Delete {kind}", by=_by(request), category=audit.Category.DIRECTORY, target=str(obj),
+                 changes=[{"name": "State", "old": "Active", "new": "Deleted"}])
+
+
+def _by(request):
+    return f"API token '{request.auth.name}'"
 
 
 def _graph_name(field, fields):
@@ -186,7 +201,7 @@ def list_users(request, filter: str | None = FILTER, top: int = Query(DEFAULT_TO
 @router.post("/users", **answers(User, 201), summary="Create a directory user")
 def create_user(request, payload: UserCreate):
     admin_only(request)
-    user = _save(DirectoryUser(), payload.model_dump(), graph.USER_FIELDS, "user")
+    user = _save(request, DirectoryUser(), payload.model_dump(), graph.USER_FIELDS, "user")
     return Status(201, graph.user(user))
 
 
@@ -199,7 +214,7 @@ def get_user(request, id: str):
 def update_user(request, id: str, payload: UserUpdate):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
-    _save(user, payload.model_dump(exclude_unset=True), graph.USER_FIELDS, "user")
+    _save(request, user, payload.model_dump(exclude_unset=True), graph.USER_FIELDS, "user")
     return Status(204, None)
 
 
@@ -207,8 +222,7 @@ def update_user(request, id: str, payload: UserUpdate):
 def delete_user(request, id: str):
     admin_only(request)
     user = _get(DirectoryUser, id, "user")
-    user.deleted_at = timezone.now()
-    user.save(update_fields=["deleted_at", "updated_at"])
+    _soft_delete(request, user, "user")
     return Status(204, None)
 
 
@@ -256,7 +270,7 @@ def list_groups(request, filter: str | None = FILTER, top: int = Query(DEFAULT_T
 @router.post("/groups", **answers(Group, 201), summary="Create a directory group")
 def create_group(request, payload: GroupCreate):
     admin_only(request)
-    group = _save(DirectoryGroup(), payload.model_dump(), graph.GROUP_FIELDS, "group")
+    group = _save(request, DirectoryGroup(), payload.model_dump(), graph.GROUP_FIELDS, "group")
     return Status(201, graph.group(group))
 
 
@@ -269,7 +283,7 @@ def get_group(request, id: str):
 def update_group(request, id: str, payload: GroupUpdate):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")
-    _save(group, payload.model_dump(exclude_unset=True), graph.GROUP_FIELDS, "group")
+    _save(request, group, payload.model_dump(exclude_unset=True), graph.GROUP_FIELDS, "group")
     return Status(204, None)
 
 
@@ -277,8 +291,7 @@ def update_group(request, id: str, payload: GroupUpdate):
 def delete_group(request, id: str):
     admin_only(request)
     group = _get(DirectoryGroup, id, "group")
-    group.deleted_at = timezone.now()
-    group.save(update_fields=["deleted_at", "updated_at"])
+    _soft_delete(request, group, "group")
     return Status(204, None)
 
 

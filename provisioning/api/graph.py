@@ -2,7 +2,7 @@
 (with provisioningStep), user, group. Plain functions of model rows; no queries beyond what the rows carry."""
 
 from provisioning.engine.status import job_status_code, synchronization_status
-from provisioning.models import ProvisioningLog
+from provisioning.models import ProvisioningLog, directory
 
 SOURCE_SYSTEM = {"id": "directory", "displayName": "Provisioning Portal directory", "details": {}}
 # Our step keys → Graph's provisioningStepType.
@@ -127,24 +127,8 @@ def _text(value):
     return str(value)
 
 
-USER_FIELDS = {
-    "userPrincipalName": "user_principal_name",
-    "displayName": "display_name",
-    "givenName": "given_name",
-    "surname": "surname",
-    "mail": "mail",
-    "mailNickname": "mail_nickname",
-    "jobTitle": "job_title",
-    "department": "department",
-    "employeeId": "employee_id",
-    "accountEnabled": "account_enabled",
-}
-GROUP_FIELDS = {
-    "displayName": "display_name",
-    "description": "description",
-    "mailNickname": "mail_nickname",
-    "securityEnabled": "security_enabled",
-}
+USER_FIELDS = directory.USER_FIELDS
+GROUP_FIELDS = {**directory.GROUP_TEXT_FIELDS, "securityEnabled": "security_enabled"}
 
 
 def user(row):

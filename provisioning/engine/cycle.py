@@ -52,7 +52,7 @@ def active_cycle(app):
     return app.cycles.filter(state__in=[RunState.QUEUED, RunState.RUNNING]).first()
 
 
-def _kind(app):
+def next_cycle_kind(app):
     return ProvisioningCycle.Kind.INCREMENTAL if app.watermark else ProvisioningCycle.Kind.INITIAL
 
 
@@ -76,7 +76,7 @@ def start_provisioning(app, *, requested_by=None):
         audit.record("Start provisioning", by=requested_by, application=app)
         if active:
             return active
-        return ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=requested_by)
+        return ProvisioningCycle.objects.create(application=app, kind=next_cycle_kind(app), requested_by=requested_by)
 
 
 def _turn_on(app):
@@ -92,7 +92,7 @@ def queue_after(app, *, requested_by=None, **fields):
         app = Application.objects.select_for_update().get(pk=app.pk)
         _turn_on(app)
         app.cycles.filter(state=RunState.QUEUED).update(state=RunState.STOPPED, finished_at=timezone.now())
-        return ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=requested_by, **fields)
+        return ProvisioningCycle.objects.create(application=app, kind=next_cycle_kind(app), requested_by=requested_by, **fields)
 
 
 def stop_provisioning(app, *, requested_by=None):
@@ -408,13 +408,13 @@ def queue_due_cycles(now=None):
             # Conditional update: two beat ticks (or two beats) cannot both queue one.
             taken = Application.objects.filter(pk=app.pk, next_cycle_at=app.next_cycle_at).update(next_cycle_at=None)
             if taken and active_cycle(app) is None:
-                queued.append(ProvisioningCycle.objects.create(application=app, kind=_kind(app)))
+                queued.append(ProvisioningCycle.objects.create(application=app, kind=next_cycle_kind(app)))
     for app in quarantine.due_attempts(now):
         with transaction.atomic():
             held = quarantine.active(app)
             taken = Quarantine.objects.filter(pk=held.pk, next_attempt_at=held.next_attempt_at).update(next_attempt_at=None) if held else 0
             if taken and active_cycle(app) is None:
-                queued.append(ProvisioningCycle.objects.create(application=app, kind=_kind(app)))
+                queued.append(ProvisioningCycle.objects.create(application=app, kind=next_cycle_kind(app)))
     return queued
 
 

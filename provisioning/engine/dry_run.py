@@ -15,10 +15,9 @@ import uuid
 from collections import Counter
 
 from django.db import transaction
-from django.utils import timezone
 
 from provisioning.engine import lifecycle
-from provisioning.engine.cycle import _kind, run_cycle
+from provisioning.engine.cycle import next_cycle_kind, cycle_counts, run_cycle
 from provisioning.models import DryRun, DryRunEntry, PendingRemoval, ProvisioningCycle, ProvisioningLog, RunState
 
 logger = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ def request_dry_run(app, *, requested_by=None):
         raise DryRunRefused("A provisioning cycle is queued or running: run the dry run when it has ended (or Stop provisioning).")
     if app.dry_runs.filter(state__in=(RunState.QUEUED, RunState.RUNNING)).exists():
         raise DryRunRefused("A dry run of this application is already queued or running: wait for its result.")
-    return DryRun.objects.create(application=app, requested_by=requested_by, kind=_kind(app))
+    return DryRun.objects.create(application=app, requested_by=requested_by, kind=next_cycle_kind(app))
 
 
 def run_dry_run(dry_run_id):
@@ -80,12 +79,13 @@ def run_dry_run(dry_run_id):
     if not lifecycle.claim(dry_run):
         return dry_run
     app = dry_run.application
-    summary, entries, error = {}, [], ""
+    kind, summary, entries, error = dry_run.kind, {}, [], ""
     try:
         with transaction.atomic():
-            cycle = ProvisioningCycle.objects.create(application=app, kind=_kind(app), requested_by=dry_run.requested_by,
+            cycle = ProvisioningCycle.objects.create(application=app, kind=next_cycle_kind(app), requested_by=dry_run.requested_by,
                                                      dry_run=True)
             cycle = run_cycle(cycle)
+            kind = cycle.kind
             summary, entries = _outcome(cycle)
             if cycle.state != RunState.COMPLETED:
                 error = cycle.error or f"The cycle ended {cycle.state}."
@@ -95,7 +95,7 @@ def run_dry_run(dry_run_id):
         error = f"The dry run stopped: {exc.__class__.__name__}: {exc}"
     for start in range(0, len(entries), 2000):
         DryRunEntry.objects.bulk_create([DryRunEntry(dry_run=dry_run, **entry) for entry in entries[start:start + 2000]])
-    DryRun.objects.filter(pk=dry_run.pk).update(kind=summary.get("kind", dry_run.kind), summary=summary, error=error)
+    DryRun.objects.filter(pk=dry_run.pk).update(kind=kind, summary=summary, error=error)
     lifecycle.finish(dry_run, RunState.FAILED if error else RunState.COMPLETED, error)
     dry_run.refresh_from_db()
     return dry_run
@@ -114,22 +114,22 @@ def _outcome(cycle):
             entry["target_id"] = ""
         by_status = actions.setdefault(entry["action"], {})
         by_status[entry["status"]] = by_status.get(entry["status"], 0) + 1
+        attributes = []
         for change in entry["modified_properties"] or ():
             if change.get("name") == "members":
                 members["added"] += change.get("added", 0)
                 members["removed"] += change.get("removed", 0)
             elif entry["action"] == ProvisioningLog.Action.UPDATE:
                 updated[change["name"]] += 1
+                attributes.append(change["name"])
+        entry["changed_attributes"] = "".join(f"|{name}" for name in attributes) + "|" if attributes else ""
         entries.append(entry)
-    unchanged = sum((counts or {}).get("unchanged", {}).get("success", 0) + (counts or {}).get("unchanged", {}).get("skipped", 0)
-                    for counts in cycle.chunks.values_list("counts", flat=True))
+    unchanged = sum(cycle_counts(cycle).get("unchanged", {}).values())
     held = PendingRemoval.objects.filter(cycle=cycle, staged=True).count()
     removals = held + sum(by_status.get("success", 0) for action, by_status in actions.items()
                           if action in (ProvisioningLog.Action.DISABLE, ProvisioningLog.Action.DELETE))
     app = cycle.application
     summary = {
-        "kind": cycle.kind,
-        "state": cycle.state,
         "actions": actions,
         "updated_attributes": dict(updated.most_common()),
         "members_added": members["added"],
@@ -137,6 +137,5 @@ def _outcome(cycle):
         "unchanged": unchanged,
         "deletions": {"count": removals, "threshold": app.deletion_threshold if app.prevent_accidental_deletions else None,
                       "held": held},
-        "finished_at": timezone.now().isoformat(),
     }
     return summary, entries

@@ -9,24 +9,13 @@ import uuid
 from dataclasses import dataclass, field
 
 from provisioning.models import DeletedDirectoryObject, DirectoryGroup, DirectoryUser
+from provisioning.models.directory import GROUP_TEXT_FIELDS, USER_FIELDS
 
 USER = "user"
 GROUP = "group"
 
-_USER_FIELDS = {
-    "objectId": "object_id",
-    "userPrincipalName": "user_principal_name",
-    "displayName": "display_name",
-    "givenName": "given_name",
-    "surname": "surname",
-    "mail": "mail",
-    "mailNickname": "mail_nickname",
-    "jobTitle": "job_title",
-    "department": "department",
-    "employeeId": "employee_id",
-    "accountEnabled": "account_enabled",
-}
-_GROUP_FIELDS = {"objectId": "object_id", "displayName": "display_name", "description": "description", "mailNickname": "mail_nickname"}
+_USER_FIELDS = {"objectId": "object_id", **USER_FIELDS}
+_GROUP_FIELDS = {"objectId": "object_id", **GROUP_TEXT_FIELDS}
 
 
 @dataclass

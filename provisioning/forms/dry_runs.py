@@ -17,5 +17,5 @@ class DryRunEntryFilter(forms.Form):
             if data.get(field):
                 entries = entries.filter(**{field: data[field]})
         if data.get("attribute"):
-            entries = entries.filter(action=ProvisioningLog.Action.UPDATE, modified_properties__contains=[{"name": data["attribute"]}])
+            entries = entries.filter(action=ProvisioningLog.Action.UPDATE, changed_attributes__contains=f"|{data['attribute']}|")
         return entries

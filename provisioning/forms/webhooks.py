@@ -29,7 +29,13 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def clean_url(self):
         url = self.cleaned_data["url"].strip()
-        parsed = httpx.URL(url)
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError):  # Django's URL check is looser than the HTTP client's
+            raise forms.ValidationError("URL cannot be sent to: enter the endpoint's full https:// address, e.g. "
+                                        "https://hooks.slack.com/services/…") from None
+        if parsed.port is not None and not 1 <= parsed.port <= 65535:
+            raise forms.ValidationError(f"URL's port {parsed.port} does not exist: ports go from 1 to 65535.")
         if parsed.scheme not in ("http", "https"):
             raise forms.ValidationError("URL must start with https:// (or http://): webhooks are sent as HTTP POST.")
         if parsed.userinfo:

@@ -5,8 +5,25 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 # Source attribute names as Entra spells them, in the order the pages list them.
+# Entra's attribute name → the model field, for the text attributes every import, export and API shares.
+USER_TEXT_FIELDS = {
+    "userPrincipalName": "user_principal_name",
+    "displayName": "display_name",
+    "givenName": "given_name",
+    "surname": "surname",
+    "mail": "mail",
+    "mailNickname": "mail_nickname",
+    "jobTitle": "job_title",
+    "department": "department",
+    "employeeId": "employee_id",
+}
+# ... and every stored scalar attribute (accountEnabled is a boolean), without the objectId key.
+USER_FIELDS = {**USER_TEXT_FIELDS, "accountEnabled": "account_enabled"}
+GROUP_TEXT_FIELDS = {"displayName": "display_name", "description": "description", "mailNickname": "mail_nickname"}
+
 USER_ATTRIBUTES = [
     "objectId",
     "userPrincipalName",
@@ -33,7 +50,13 @@ def _object_id(text):
         return None
 
 
-class DirectoryUserQuerySet(models.QuerySet):
+class DirectoryQuerySet(models.QuerySet):
+    def active(self):
+        """Not soft-deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class DirectoryUserQuerySet(DirectoryQuerySet):
     def search(self, text):
         """The one directory user search (the directory pages, the pickers of Users and groups and Provision on
         demand, the API): by first name, surname, user principal name or mail from their start, by display name
@@ -53,12 +76,8 @@ class DirectoryUserQuerySet(models.QuerySet):
             matches |= Q(object_id=object_id)
         return self.filter(matches)
 
-    def active(self):
-        """Not soft-deleted."""
-        return self.filter(deleted_at__isnull=True)
 
-
-class DirectoryGroupQuerySet(models.QuerySet):
+class DirectoryGroupQuerySet(DirectoryQuerySet):
     def search(self, text):
         """The one directory group search: display name anywhere, mailNickname from its start, objectId exactly."""
         text = (text or "").strip()
@@ -69,11 +88,26 @@ class DirectoryGroupQuerySet(models.QuerySet):
             matches |= Q(object_id=object_id)
         return self.filter(matches)
 
-    def active(self):
-        return self.filter(deleted_at__isnull=True)
+
+class SoftDeletable(models.Model):
+    """Deleting a directory object in the portal or the API is Entra's soft delete: the apps disable it,
+    and it can be restored."""
+
+    deleted_at = models.DateTimeField("deleted", null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def soft_delete(self):
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["deleted_at", "updated_at"])
+
+    def restore(self):
+        self.deleted_at = None
+        self.save(update_fields=["deleted_at", "updated_at"])
 
 
-class DirectoryUser(models.Model):
+class DirectoryUser(SoftDeletable):
     object_id = models.UUIDField("objectId", default=uuid.uuid4, unique=True, editable=False)
     user_principal_name = models.CharField("userPrincipalName", max_length=256, unique=True)
     display_name = models.CharField("displayName", max_length=256, blank=True)
@@ -91,7 +125,6 @@ class DirectoryUser(models.Model):
     # Free extension attributes, by name (e.g. {"extension_costCenter": "4711"}).
     extension_attributes = models.JSONField("extension attributes", default=dict, blank=True)
     # Entra's soft delete: the user stays (restorable) and provisioning disables it in every target.
-    deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Incremental cycles read rows changed since their watermark; a change of the user's group
     # memberships or assignments counts as a change too (provisioning.directory_changes).
@@ -114,14 +147,13 @@ class DirectoryUser(models.Model):
         return user_attributes(row, self.manager.object_id if self.manager_id else None)
 
 
-class DirectoryGroup(models.Model):
+class DirectoryGroup(SoftDeletable):
     object_id = models.UUIDField("objectId", default=uuid.uuid4, unique=True, editable=False)
     display_name = models.CharField("displayName", max_length=256)
     description = models.CharField("description", max_length=1024, blank=True)
     mail_nickname = models.CharField("mailNickname", max_length=64, blank=True)
     security_enabled = models.BooleanField("securityEnabled", default=True)
     members = models.ManyToManyField(DirectoryUser, related_name="groups", blank=True)
-    deleted_at = models.DateTimeField("deleted", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

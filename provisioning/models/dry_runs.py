@@ -13,7 +13,7 @@ class DryRun(Run):
     application = models.ForeignKey("provisioning.Application", on_delete=models.CASCADE, related_name="dry_runs")
     kind = models.CharField(max_length=12, blank=True)  # the cycle it evaluated: "initial" | "incremental"
     # {"actions": {action: {status: n}}, "updated_attributes": {name: n}, "members_added": n, "members_removed": n,
-    #  "unchanged": n, "deletions": {"count", "threshold", "held"}, "reads": n}
+    #  "unchanged": n, "deletions": {"count", "threshold", "held"}}
     summary = models.JSONField(default=dict, blank=True)
 
     def __str__(self):
@@ -34,6 +34,8 @@ class DryRunEntry(models.Model):
     description = models.TextField(blank=True)
     recommended_fix = models.TextField(blank=True)
     modified_properties = models.JSONField(default=list)
+    # "|title|department|": the attributes an update changes, for the filter (JSON containment is not on SQLite).
+    changed_attributes = models.TextField(blank=True)
 
     class Meta:
         ordering = ["pk"]

@@ -13,7 +13,6 @@ from django.db.models import Count
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -130,8 +129,7 @@ def _soft_delete(request, obj, kind, back, after):
         messages.info(request, f"{obj} is deleted already (since {obj.deleted_at:%Y-%m-%d %H:%M} UTC). Restore it to bring it back.")
         return redirect(back)
     if request.method == "POST":
-        obj.deleted_at = timezone.now()
-        obj.save(update_fields=["deleted_at", "updated_at"])
+        obj.soft_delete()
         audit.record(f"Delete {kind}", by=request.user, category=audit.Category.DIRECTORY, target=str(obj),
                      changes=[{"name": "State", "old": "Active", "new": "Deleted"}])
         messages.success(request, f"{obj} was deleted. It stays restorable under State: Deleted until it is restored or purged "
@@ -144,8 +142,7 @@ def _restore(request, obj, back):
     if obj.deleted_at is None:
         messages.info(request, f"{obj} is not deleted: nothing to restore.")
     else:
-        obj.deleted_at = None
-        obj.save(update_fields=["deleted_at", "updated_at"])
+        obj.restore()
         audit.record(f"Restore {'user' if isinstance(obj, DirectoryUser) else 'group'}", by=request.user, category=audit.Category.DIRECTORY, target=str(obj),
                      changes=[{"name": "State", "old": "Deleted", "new": "Active"}])
         messages.success(request, f"{obj} was restored; the apps it is in scope of provision it again in their next sync.")

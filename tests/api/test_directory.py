@@ -161,3 +161,17 @@ def test_query_options_an_operation_does_not_support_are_refused(reader_api, pat
     user = factories.DirectoryUserFactory()
     error = graph_error(reader_api.get(path.format(id=user.object_id)), 400)
     assert f"does not support {option}: the query options it supports are " in error["message"]
+
+
+def test_directory_writes_through_the_api_are_audited_as_the_pages_are(admin_api):
+    from provisioning.models import AuditEntry
+
+    admin_api.post("users", body={"userPrincipalName": "ada@contoso.example", "displayName": "Ada"})
+    user = DirectoryUser.objects.get(user_principal_name="ada@contoso.example")
+    admin_api.patch(f"users/{user.object_id}", body={"jobTitle": "Analyst"})
+    admin_api.delete(f"users/{user.object_id}")
+    entries = list(AuditEntry.objects.order_by("pk"))
+    assert [(e.activity, e.category) for e in entries] == [("Add user", "directory"), ("Update user", "directory"),
+                                                           ("Delete user", "directory")]
+    assert all(e.initiated_by.startswith("API token '") for e in entries)
+    assert {"name": "jobTitle", "old": "", "new": "Analyst"} in entries[1].modified_properties

@@ -25,11 +25,11 @@ def enqueued(monkeypatch):
 @pytest.fixture
 def finished(app):
     dry_run = DryRun.objects.create(application=app, kind="incremental", state=RunState.COMPLETED, summary={
-        "kind": "incremental", "actions": {"update": {"success": 2}, "disable": {"success": 1}},
+        "actions": {"update": {"success": 2}, "disable": {"success": 1}},
         "updated_attributes": {"title": 2}, "members_added": 4, "members_removed": 1, "unchanged": 7,
         "deletions": {"count": 1, "threshold": 500, "held": 0}})
     DryRunEntry.objects.create(dry_run=dry_run, object_type="user", source_id="a", source_display_name="Ada Lovelace",
-                               action="update", status="success",
+                               action="update", status="success", changed_attributes="|title|",
                                modified_properties=[{"name": "title", "old": "Engineer", "new": "Countess"}])
     DryRunEntry.objects.create(dry_run=dry_run, object_type="user", source_id="b", source_display_name="Bob Dobbs",
                                action="disable", status="success", description="not assigned")

@@ -51,6 +51,7 @@ def test_editing_with_a_blank_secret_keeps_it(admin_client, app):
     ("url", "ftp://hooks.example.com/x", "URL must start with https://"),
     ("url", "https://user:pw@hooks.example.com/x", "must not contain a user name or password"),
     ("url", "http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+    ("url", "https://hooks.example.com:99999/x", "port 99999 does not exist"),
     ("events", [], "Choose at least one event"),
     ("secret", " padded ", "must not start or end with spaces"),
 ])
